@@ -1,0 +1,1 @@
+"""Tools for the LELU patch series (stdlib only; see tools/lelu)."""
