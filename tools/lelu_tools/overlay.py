@@ -250,7 +250,7 @@ def write_ninja(out_so: Path) -> int:
               "-DAT_PER_OPERATOR_HEADERS",
               # the wheel's DispatchStub layout
               "-DHAVE_AVX512_CPU_DEFINITION", "-DHAVE_AVX2_CPU_DEFINITION", "-DTORCH_EXTENSION_NAME=_C", "-Wno-deprecated-declarations",
-              "-fvisibility=hidden", *[f"-I{p}" for p in include]]
+              "-fvisibility=hidden", "-Wno-psabi", *[f"-I{p}" for p in include]]
     lib = torch_dir / "lib"
     ldflags = ["-shared", f"-L{lib}", f"-Wl,-rpath,{lib}", "-ltorch_python", "-ltorch_cpu", "-ltorch",
                "-lc10"]

@@ -178,10 +178,14 @@ C10_HOST_DEVICE inline LeluGate<V, typename Ops::mask_t> lelu_gate(const V& x) {
 // lelu(x) = x / (1 + e) for x >= 0, x * e / (1 + e) for x < 0.
 template <typename Ops, typename V = typename Ops::vec_t>
 C10_HOST_DEVICE inline V lelu_forward(const V& x) {
+  using T = typename Ops::scalar_t;
   const auto g = lelu_gate<Ops>(x);
-  const V positive = x / g.den;
-  const V negative = ((g.xc * g.p) / g.den) * g.s1 * g.s2;
-  return Ops::select(g.neg, negative, positive);
+  // One division for both branches; 2^n is applied last, after the division,
+  // so the negative tail loses no precision before it underflows.
+  const V one = Ops::splat(T(1));
+  const V numerator = Ops::select(g.neg, g.xc * g.p, x);
+  return (numerator / g.den) * Ops::select(g.neg, g.s1, one) *
+      Ops::select(g.neg, g.s2, one);
 }
 
 // grad * lelu'(x), with s = sigmoid(k x), t = k x:
