@@ -91,9 +91,14 @@ def test_out_wrong_dtype(out_dtype: torch.dtype, name: str) -> None:
 
 
 def test_out_wrong_dtype_backward() -> None:
+    """lelu_backward is a binary TensorIterator op: its grad_input= check is the casting one, as
+    silu_backward's."""
     x = torch.randn(3)
-    with pytest.raises(RuntimeError, match=re.escape("Found dtype Long but expected Float")):
+    message = re.escape("result type Float can't be cast to the desired output type Long")
+    with pytest.raises(RuntimeError, match=message):
         torch.ops.aten.lelu_backward.grad_input(x, x, grad_input=torch.empty(3, dtype=torch.long))
+    with pytest.raises(RuntimeError, match=message):
+        torch.ops.aten.silu_backward.grad_input(x, x, grad_input=torch.empty(3, dtype=torch.long))
 
 
 def test_inplace_on_expanded_tensor() -> None:

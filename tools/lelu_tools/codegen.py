@@ -48,7 +48,7 @@ def gen_aten(src: Path, out: Path, new_ops: set[str]) -> None:
         keep = [f for f in parsed.native_functions if str(f.func.name) in new_ops]
         return gen.ParsedYaml(keep, parsed.backend_indices)
 
-    gen.parse_native_yaml = filtered  # type: ignore[assignment]
+    gen.parse_native_yaml = filtered
     argv = sys.argv
     sys.argv = [
         "torchgen.gen",
@@ -62,7 +62,7 @@ def gen_aten(src: Path, out: Path, new_ops: set[str]) -> None:
         gen.main()
     finally:
         sys.argv = argv
-        gen.parse_native_yaml = original  # type: ignore[assignment]
+        gen.parse_native_yaml = original
     # Only the per-operator headers and the two aggregates the wheel lacks go on the
     # include path; the other generated aggregates would shadow the wheel's.
     include = out / "include/ATen"
@@ -82,21 +82,21 @@ def gen_aten(src: Path, out: Path, new_ops: set[str]) -> None:
 
 
 def gen_autograd(src: Path, out: Path, new_ops: set[str]) -> None:
+    from torchgen.api import cpp
+    from torchgen.api.autograd import match_differentiability_info
     from torchgen.gen import parse_native_yaml
     from torchgen.packaged.autograd import gen_python_functions as gpf
     from torchgen.packaged.autograd.gen_autograd_functions import (
         FUNCTION_DECLARATION,
         FUNCTION_DEFINITION,
         gen_autograd_functions_python,
+        get_infos_with_derivatives_list,
         process_function,
     )
     from torchgen.packaged.autograd.gen_inplace_or_view_type import gen_inplace_or_view_type
     from torchgen.packaged.autograd.gen_variable_type import gen_variable_type
     from torchgen.packaged.autograd.load_derivatives import load_derivatives
-    from torchgen.api.autograd import match_differentiability_info
-    from torchgen.api import cpp
     from torchgen.utils import FileManager
-    from torchgen.packaged.autograd.gen_autograd_functions import get_infos_with_derivatives_list
 
     native_yaml = str(src / "aten/src/ATen/native/native_functions.yaml")
     tags_yaml = str(src / "aten/src/ATen/native/tags.yaml")
@@ -208,7 +208,8 @@ def _patch_includes(autograd_out: Path) -> None:
     start = text.index("void initNNFunctions(PyObject* module) {")
     end = text.index("// generated methods start here")
     text = text[:start] + _NN_INIT + text[end:]
-    text = text.replace("static PyObject * THPVariable__parse_to(", "[[maybe_unused]] static PyObject * THPVariable__parse_to(")
+    text = text.replace("static PyObject * THPVariable__parse_to(",
+                        "[[maybe_unused]] static PyObject * THPVariable__parse_to(")
     nn.write_text(text)
 
 

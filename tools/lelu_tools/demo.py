@@ -38,9 +38,10 @@ def show_values() -> None:
     xs = [-57.0, -20.0, -3.0, -1.0, -0.70485444419638924, 0.0, 0.5, 1.0, 3.0]
     y32 = F.lelu(torch.tensor(xs, dtype=torch.float32))
     y64 = F.lelu(torch.tensor(xs, dtype=torch.float64))
-    for x, a, b in zip(xs, y32.tolist(), y64.tolist()):
+    for x, a, b in zip(xs, y32.tolist(), y64.tolist(), strict=True):
         ref = reference(x)
-        print(f"{x:>8.4g} {a:>18.9g} {b:>24.17g} {ref:>24.17g}  {_ulps(a, float(torch.tensor(ref, dtype=torch.float32)), torch.float32):.2f}")
+        ulps = _ulps(a, float(torch.tensor(ref, dtype=torch.float32)), torch.float32)
+        print(f"{x:>8.4g} {a:>18.9g} {b:>24.17g} {ref:>24.17g}  {ulps:.2f}")
 
 
 def show_special_values() -> None:
@@ -49,7 +50,7 @@ def show_special_values() -> None:
     y = F.lelu(x)
     (g,) = torch.autograd.grad(y.sum(), x)
     silu = F.silu(x.detach())
-    for xi, yi, gi, si in zip(x.tolist(), y.tolist(), g.tolist(), silu.tolist()):
+    for xi, yi, gi, si in zip(x.tolist(), y.tolist(), g.tolist(), silu.tolist(), strict=True):
         print(f"  x = {xi:>5}: lelu = {yi:>5}, lelu' = {gi:>5}   (F.silu: {si})")
 
 
@@ -83,7 +84,7 @@ def show_module() -> None:
     print(f"  50 SGD steps: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
 
 
-def _median_time(fn: "object", x: torch.Tensor, reps: int = 30) -> float:
+def _median_time(fn: object, x: torch.Tensor, reps: int = 30) -> float:
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
@@ -103,7 +104,7 @@ def show_timing() -> None:
     lelu_t = _median_time(F.lelu, x)
     silu_t = _median_time(F.silu, x)
     comp_t = _median_time(lambda t: t * torch.sigmoid(k * t), x)
-    print(f"\nquick timing, float32, 2^20 elements, 1 thread (median of 30; `tools/lelu bench` measures properly)")
+    print("\nquick timing, float32, 2^20 elements, 1 thread (median of 30; `tools/lelu bench` measures properly)")
     print(f"  F.lelu {lelu_t * 1e3:.3f} ms, F.silu {silu_t * 1e3:.3f} ms, x*sigmoid(k*x) {comp_t * 1e3:.3f} ms")
 
 

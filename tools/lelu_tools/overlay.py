@@ -249,7 +249,8 @@ def write_ninja(out_so: Path) -> int:
     cflags = ["-std=c++20", "-fPIC", "-O2", "-g0", "-D_GLIBCXX_USE_CXX11_ABI=1",
               "-DAT_PER_OPERATOR_HEADERS",
               # the wheel's DispatchStub layout
-              "-DHAVE_AVX512_CPU_DEFINITION", "-DHAVE_AVX2_CPU_DEFINITION", "-DTORCH_EXTENSION_NAME=_C", "-Wno-deprecated-declarations",
+              "-DHAVE_AVX512_CPU_DEFINITION", "-DHAVE_AVX2_CPU_DEFINITION",
+              "-DTORCH_EXTENSION_NAME=_C", "-Wno-deprecated-declarations",
               "-fvisibility=hidden", "-Wno-psabi", *[f"-I{p}" for p in include]]
     lib = torch_dir / "lib"
     ldflags = ["-shared", f"-L{lib}", f"-Wl,-rpath,{lib}", "-ltorch_python", "-ltorch_cpu", "-ltorch",
@@ -317,7 +318,19 @@ def ensure_installed() -> None:
     (dist / "RECORD").write_text("")
 
 
+def refresh_patches() -> None:
+    """Regenerate patches/ from the sources first, so the overlay always runs the current series."""
+    from lelu_tools.manifest import load_series
+    from lelu_tools.series import generate, write
+
+    series = load_series(REPO / "series.toml")
+    with pin.WheelPin(pin.wheel_path(series.torch_version), series.pin) as source:
+        for change in write(generate(series, source), REPO / "patches"):
+            say(f"patches: {change}")
+
+
 def ensure(force_codegen: bool = False) -> None:
+    refresh_patches()
     ensure_venv()
     ensure_hunks()
     ensure_codegen(force_codegen)
