@@ -14,7 +14,13 @@ def _autoload() -> None:
     global _loaded
     if _loaded:
         return
+    import torch.jit._builtins
+
     from . import _C
 
     _C.init()
+    # TorchScript's table of builtins may already have been built from the stock
+    # torch._C._nn; a source build has the new functions there from the start.
+    for name in ("lelu", "lelu_"):
+        torch.jit._builtins._register_builtin(getattr(torch._C._nn, name), f"aten::{name}")
     _loaded = True

@@ -18,7 +18,8 @@
 // Results are bit-identical across CPU capabilities and between the scalar and
 // the vectorized paths: the code uses only correctly rounded operations
 // (+, -, *, /, fma, round-to-nearest-even, exact scaling by 2^n) and spells out
-// every fused multiply-add, so no compiler contraction can change a result.
+// every fused multiply-add; a product that feeds a sum is written fma(a, b, 0),
+// so no compiler contraction (-ffp-contract) can change a result.
 // Error bounds (measured against mpmath by the tests): forward <= 3 ULP, backward
 // <= 4 ULP except near the zero of lelu' at x = -0.70485.
 
@@ -141,19 +142,23 @@ struct LeluGate {
   V th; // k * xc = th + tl
   V tl;
   M neg; // xc < 0
-  V p;
+  V q; // exp(r) - 1
+  V p; // 1 + q, rounded
   V s1; // 2^n1
   V s2; // 2^n2
-  V den; // 1 + e
+  V den; // 1 + e, rounded
 };
 
 template <typename Ops, typename V = typename Ops::vec_t>
 C10_HOST_DEVICE inline LeluGate<V, typename Ops::mask_t> lelu_gate(const V& x) {
   using T = typename Ops::scalar_t;
   using C = LeluConstants<T>;
+  const V zero = Ops::splat(T(0));
+  const V one = Ops::splat(T(1));
   const V xc = Ops::gate_input(x, Ops::splat(C::gate_limit));
   const V k_hi = Ops::splat(C::k_hi);
-  const V th = xc * k_hi;
+  // th = k_hi * xc rounded, as an FMA so that no later sum can be contracted with it
+  const V th = Ops::fma(xc, k_hi, zero);
   const V tl = Ops::fma(xc, Ops::splat(C::k_lo), Ops::fma(xc, k_hi, Ops::neg(th)));
   const auto neg = Ops::is_negative(xc);
   // a = ah + al = -|k xc| <= 0
@@ -162,17 +167,20 @@ C10_HOST_DEVICE inline LeluGate<V, typename Ops::mask_t> lelu_gate(const V& x) {
   const V n = Ops::round(ah * Ops::splat(C::inv_ln2));
   V r = Ops::fma(n, Ops::splat(-C::ln2_hi), ah);
   r = Ops::fma(n, Ops::splat(-C::ln2_lo), r) + al;
-  V p = Ops::splat(C::coeff[C::degree]);
-  for (int i = C::degree - 1; i >= 0; --i) {
-    p = Ops::fma(p, r, Ops::splat(C::coeff[i]));
+  // exp(r) = 1 + q with q = r * P(r): q keeps the bits that 1 + q rounds away.
+  V poly = Ops::splat(C::coeff[C::degree]);
+  for (int i = C::degree - 1; i >= 1; --i) {
+    poly = Ops::fma(poly, r, Ops::splat(C::coeff[i]));
   }
+  const V q = Ops::fma(r, poly, zero);
+  const V p = one + q;
   // 2^n as two factors so that each is a normal number even where e is not.
   const V n1 = Ops::round(n * Ops::splat(T(0.5)));
   const V n2 = n - n1;
   const V s1 = Ops::exp2i(n1);
   const V s2 = Ops::exp2i(n2);
-  const V den = Ops::fma(p * s1, s2, Ops::splat(T(1)));
-  return {xc, th, tl, neg, p, s1, s2, den};
+  const V den = Ops::fma(p * s1, s2, one);
+  return {xc, th, tl, neg, q, p, s1, s2, den};
 }
 
 // lelu(x) = x / (1 + e) for x >= 0, x * e / (1 + e) for x < 0.
@@ -192,19 +200,30 @@ C10_HOST_DEVICE inline V lelu_forward(const V& x) {
 //   lelu'(x) = s + t s (1 - s)
 //            = (1 + e (1 + t)) / (1 + e)^2   for x >= 0
 //            = e (1 + e + t) / (1 + e)^2     for x < 0
+// For x < 0, 1 + e + t vanishes at the minimum of lelu (x0 = -0.70485): it is
+// summed from exact parts (1 + th is exact there, 2^n is a power of two) and the
+// small ones (q 2^n, tl), so its absolute error stays near 1e-9 (float). (1 + e)^2
+// is squared from the double-word 1 + e.
 template <typename Ops, typename V = typename Ops::vec_t>
 C10_HOST_DEVICE inline V lelu_backward(const V& grad, const V& x) {
   using T = typename Ops::scalar_t;
   const auto g = lelu_gate<Ops>(x);
   const V one = Ops::splat(T(1));
-  const V den2 = g.den * g.den;
-  // x >= 0: e = p 2^n, 1 + e (1 + t)
-  const V e = (g.p * g.s1) * g.s2;
-  const V one_plus_t = Ops::fma(g.xc, Ops::splat(LeluConstants<T>::k_hi), one) + g.tl;
+  const V zero = Ops::splat(T(0));
+  // Products that feed a sum are FMAs with 0 (see the top of this file).
+  const V two_n = Ops::fma(g.s1, g.s2, zero);
+  // 1 + e = den + den_lo, with e = (p + p_lo) 2^n
+  const V e = Ops::fma(g.p * g.s1, g.s2, zero);
+  const V p_lo = (one - g.p) + g.q;
+  const V den_lo = Ops::fma(p_lo, two_n, (one - g.den) + e);
+  const V den2 = Ops::fma(g.den, g.den, (g.den + g.den) * den_lo);
+  const V one_plus_t = (one + g.th) + g.tl;
+  // x >= 0
   const V positive = grad * (Ops::fma(e, one_plus_t, one) / den2);
-  // x < 0: (1 + e) + t, evaluated with t = th + tl as one rounding and a correction
-  const V den_plus_t = Ops::fma(g.xc, Ops::splat(LeluConstants<T>::k_hi), g.den) + g.tl;
-  const V negative = (grad * (g.p * den_plus_t / den2)) * g.s1 * g.s2;
+  // x < 0: e (1 + e + t) = 2^n (1 + q) (1 + t + 2^n + q 2^n)
+  const V sum = Ops::fma(g.q, two_n, (one + g.th) + two_n) + g.tl;
+  const V negative =
+      (grad * (Ops::fma(g.q, sum, sum) / den2)) * g.s1 * g.s2;
   // The gate replaced NaN by 0: give the NaN back.
   return Ops::select(Ops::is_nan(x), x, Ops::select(g.neg, negative, positive));
 }
