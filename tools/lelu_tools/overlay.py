@@ -330,12 +330,22 @@ def refresh_patches() -> None:
 
 
 def ensure(force_codegen: bool = False) -> None:
-    refresh_patches()
-    ensure_venv()
-    ensure_hunks()
-    ensure_codegen(force_codegen)
-    ensure_installed()
-    ensure_compiled()
+    """Bring the overlay up to date; concurrent invocations wait for each other."""
+    import fcntl
+
+    BUILD.mkdir(exist_ok=True)
+    with open(BUILD / "overlay.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("waiting for another tools/lelu build of this overlay to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        refresh_patches()
+        ensure_venv()
+        ensure_hunks()
+        ensure_codegen(force_codegen)
+        ensure_installed()
+        ensure_compiled()
 
 
 # ---------------------------------------------------------------- commands
