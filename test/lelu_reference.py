@@ -49,6 +49,10 @@ X0: float = -0.70485444419638924
 #: lelu(X0) (LELU_MATH.md)
 LELU_MIN: float = -0.15352554877459719
 
+# Values a kernel gets wrong first: the infinities, NaN, signed zeros, x0, both sides of the
+# float32 underflow (-59.6) and of the float64 one (-415), and subnormals.
+STRESS_VALUES = (-math.inf, math.inf, math.nan, -0.0, 0.0, X0, -59.5, -59.7, -415.0, 1e-40, -1e-40, 5e-324)
+
 # |x| above which the mpmath reference uses the limits (see the module docstring)
 _MP_LIMIT_X = 1000.0
 

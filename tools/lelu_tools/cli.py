@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .common import REPO_ROOT, LeluError
 
@@ -16,6 +17,8 @@ OVERLAY_COMMANDS = {
     "test": "run the tests on the overlay build (pytest arguments pass through)",
     "python": "run python with the overlay build importable (arguments pass through)",
     "build": "build the overlay on the pinned wheel",
+    "bench": "benchmark lelu against its peers on the overlay build (--help: the options)",
+    "accuracy": "measure the ULP error of lelu and its peers against mpmath (--help: the options)",
 }
 
 
@@ -35,6 +38,16 @@ def _patches(args: argparse.Namespace) -> int:
     for change in changes:
         print(change)
     print(f"patches/ holds {len(series.patches)} patches{'' if changes else ' (unchanged)'}")
+    return 0
+
+
+def _cuda_check(args: argparse.Namespace) -> int:
+    from .cuda_check import CudaCheckError, check
+
+    source: Path = args.source
+    if not source.is_file():
+        raise CudaCheckError(f"{source}: no such file")
+    check(source.resolve(), args.out.resolve(), fmad_check=not args.no_fmad_check)
     return 0
 
 
@@ -59,6 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not write: fail if patches/ is stale or does not apply to the pinned wheel",
     )
     patches.set_defaults(run=_patches)
+    cuda = commands.add_parser(
+        "cuda-check",
+        help="compile the CUDA kernel with nvcc for sm_80 and sm_90 and check its device code (no GPU needed)",
+    )
+    cuda.add_argument("--source", type=Path, default=REPO_ROOT / "aten_native/aten/src/ATen/native/cuda/LeluKernel.cu",
+                      help="the .cu file to compile (default: the series' kernel)")
+    cuda.add_argument("--out", type=Path, default=REPO_ROOT / "build/cuda-check",
+                      help="where the objects and generated headers go (default: build/cuda-check)")
+    cuda.add_argument("--no-fmad-check", action="store_true",
+                      help="skip the second compile that compares the machine code with --fmad=false")
+    cuda.set_defaults(run=_cuda_check)
     for name, text in OVERLAY_COMMANDS.items():
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("rest", nargs=argparse.REMAINDER, help="passed through")

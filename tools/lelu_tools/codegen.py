@@ -75,10 +75,31 @@ def gen_aten(src: Path, out: Path, new_ops: set[str]) -> None:
     op_headers = "".join(f"#include <ATen/ops/{h.name}>\n" for h in sorted((include / "ops").glob("*_ops.h")))
     redispatch = redispatch.replace("#include <ATen/Operators.h>\n", op_headers)
     (include / "OverlayRedispatchFunctions.h").write_text(redispatch)
+    # The vmap plumbing of the new ops (a delta header for their batching rules), and
+    # ATen/Functions.h as a source build has it: the wheel's, with the new ops' headers
+    # (so that at::lelu and torch::lelu are declared wherever the stock ops are).
+    plumbing = (out / "ATen/VmapGeneratedPlumbing.h").read_text()
+    plumbing = plumbing.replace("#include <ATen/Operators.h>\n", op_headers)
+    (include / "OverlayVmapGeneratedPlumbing.h").write_text(plumbing)
+    (include / "Functions.h").write_text(_functions_h(include / "ops"))
     shutil.rmtree(out / "ATen/core")
     shutil.rmtree(out / "aoti")
     for header in (out / "ATen").glob("*.h"):
         header.unlink()
+
+
+def _functions_h(ops: Path) -> str:
+    """The wheel's ATen/Functions.h with an include of each new operator's header added."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")  # finds the wheel without importing it (and the overlay)
+    if spec is None or spec.origin is None:
+        raise SystemExit("codegen: torch is not installed in this environment")
+    stock = (Path(spec.origin).parent / "include/ATen/Functions.h").read_text()
+    new = [f"#include <ATen/ops/{h.name.removesuffix('_ops.h')}.h>\n" for h in sorted(ops.glob("*_ops.h"))]
+    lines = stock.splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if line.startswith("#include <ATen/ops/"))
+    return "".join(lines[: last + 1] + new + lines[last + 1 :])
 
 
 def gen_autograd(src: Path, out: Path, new_ops: set[str]) -> None:
@@ -173,17 +194,26 @@ def _our_derivative_entries(text: str, new_ops: set[str]) -> str:
 
 
 _NN_INIT = """void initLeluNNFunctions(PyObject* nn) {
-  // Adds the new functions to the existing torch._C._nn module.
+  // Adds the new functions to the existing torch._C._nn module, bound to it as
+  // PyModule_AddFunctions would (so __self__ and __module__ are those of the stock
+  // functions: FX and Dynamo name a builtin by its __module__).
   THPNNVariableFunctionsModule = nn;
+  PyObject* module_name = PyModule_GetNameObject(nn);
+  if (!module_name) {
+    throw python_error();
+  }
   for (PyMethodDef* def = nn_functions; def->ml_name != nullptr; ++def) {
     if (std::string(def->ml_name) == "_parse_to") {
       continue;
     }
-    PyObject* func = PyCFunction_NewEx(def, nullptr, nullptr);
+    PyObject* func = PyCFunction_NewEx(def, nn, module_name);
     if (!func || PyModule_AddObject(nn, def->ml_name, func) != 0) {
+      Py_XDECREF(func);
+      Py_DECREF(module_name);
       throw python_error();
     }
   }
+  Py_DECREF(module_name);
 }
 
 """

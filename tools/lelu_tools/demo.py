@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import time
 
-import mpmath  # type: ignore[import-untyped]
+import mpmath
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +28,8 @@ def reference(x: float) -> float:
 def _ulps(got: float, want: float, dtype: torch.dtype) -> float:
     if got == want:
         return 0.0
-    spacing = torch.finfo(dtype).eps * max(abs(want), torch.finfo(dtype).tiny)
+    info = torch.finfo(dtype)
+    spacing: float = info.eps * max(abs(want), info.tiny)
     return abs(got - want) / spacing
 
 
@@ -36,8 +37,8 @@ def show_values() -> None:
     print("lelu(x) = x * sigmoid(k x), k = pi / sqrt(3), next to a 50-digit mpmath reference")
     print(f"{'x':>8} {'F.lelu float32':>18} {'F.lelu float64':>24} {'reference':>24}  ULP32")
     xs = [-57.0, -20.0, -3.0, -1.0, -0.70485444419638924, 0.0, 0.5, 1.0, 3.0]
-    y32 = F.lelu(torch.tensor(xs, dtype=torch.float32))
-    y64 = F.lelu(torch.tensor(xs, dtype=torch.float64))
+    y32 = F.lelu(torch.tensor(xs, dtype=torch.float32))  # type: ignore[attr-defined, unused-ignore]
+    y64 = F.lelu(torch.tensor(xs, dtype=torch.float64))  # type: ignore[attr-defined, unused-ignore]
     for x, a, b in zip(xs, y32.tolist(), y64.tolist(), strict=True):
         ref = reference(x)
         ulps = _ulps(a, float(torch.tensor(ref, dtype=torch.float32)), torch.float32)
@@ -47,7 +48,7 @@ def show_values() -> None:
 def show_special_values() -> None:
     print("\nspecial values (SiLU, GELU and Mish give NaN at -inf)")
     x = torch.tensor([-math.inf, math.inf, math.nan, -0.0, 0.0], requires_grad=True)
-    y = F.lelu(x)
+    y = F.lelu(x)  # type: ignore[attr-defined, unused-ignore]
     (g,) = torch.autograd.grad(y.sum(), x)
     silu = F.silu(x.detach())
     for xi, yi, gi, si in zip(x.tolist(), y.tolist(), g.tolist(), silu.tolist(), strict=True):
@@ -57,12 +58,12 @@ def show_special_values() -> None:
 def show_gradient() -> None:
     print("\ngradient: autograd through the native lelu_backward kernel")
     x = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64, requires_grad=True)
-    y = F.lelu(x)
+    y = F.lelu(x)  # type: ignore[attr-defined, unused-ignore]
     (g,) = torch.autograd.grad(y.sum(), x, create_graph=True)
     (gg,) = torch.autograd.grad(g.sum(), x)
     print(f"  grad_fn: {type(y.grad_fn).__name__}; lelu'(-1, 0, 1) = {[round(v, 12) for v in g.tolist()]}")
     print(f"  lelu''(-1, 0, 1) = {[round(v, 12) for v in gg.tolist()]} (k/2 at 0 = {float(K / 2):.12f})")
-    ok = torch.autograd.gradcheck(F.lelu, (x,)) and torch.autograd.gradgradcheck(F.lelu, (x,))
+    ok = torch.autograd.gradcheck(F.lelu, (x,)) and torch.autograd.gradgradcheck(F.lelu, (x,))  # type: ignore[attr-defined, unused-ignore]
     print(f"  gradcheck and gradgradcheck: {'pass' if ok else 'FAIL'}")
 
 
@@ -99,9 +100,9 @@ def show_timing() -> None:
     x = torch.randn(n)
     k = float(K)
     torch.set_num_threads(1)
-    for f in (F.lelu, F.silu):
+    for f in (F.lelu, F.silu):  # type: ignore[attr-defined, unused-ignore]
         f(x)
-    lelu_t = _median_time(F.lelu, x)
+    lelu_t = _median_time(F.lelu, x)  # type: ignore[attr-defined, unused-ignore]
     silu_t = _median_time(F.silu, x)
     comp_t = _median_time(lambda t: t * torch.sigmoid(k * t), x)
     print("\nquick timing, float32, 2^20 elements, 1 thread (median of 30; `tools/lelu bench` measures properly)")

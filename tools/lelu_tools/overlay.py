@@ -6,9 +6,13 @@ Steps, each redone only when its inputs changed:
    torch, starting from the wheel's pristine copies (the overlay runs the real patch).
 3. Other shipped files (yaml, headers): the same, into build/overlay/patched/.
 4. Codegen: the wheel's torchgen on the patched yaml (lelu_tools.codegen).
-5. Compile: ninja builds one Python extension (build/overlay/build.ninja); the CPU kernel is
-   compiled once per CPU capability; ninja's depfiles keep rebuilds incremental.
-6. Load: a `torch.backends` entry point makes `import torch` load the extension.
+5. Compile: ninja (build/overlay/build.ninja) builds a native library, liblelu_overlay.so
+   (what libtorch_cpu would hold: ATen, autograd, functorch, nested tensors, the C++ frontend;
+   C++ programs link it), and the Python extension that loads it (the bindings); the CPU
+   kernel is compiled once per CPU capability; ninja's depfiles keep rebuilds incremental.
+6. Load: a .pth file makes `import torch._C` load the extension, so the new operators exist
+   before torch's Python modules use them; a `torch.backends` entry point adds the TorchScript
+   builtins at the end of `import torch`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ RUNTIME = REPO / "tools" / "overlay_runtime"
 REQUIREMENTS = REPO / "tools" / "requirements-overlay.txt"
 PY = VENV / "bin" / "python"
 OP_PREFIXES = ["lelu"]
+
+# The units that use the Python C API form the extension; the others, the native library.
+PYTHON_UNITS = ("autograd_python_functionsEverything", "autograd_python_nn_functions", "glue")
+NATIVE_LIB = "liblelu_overlay.so"
 
 # CPU capabilities the kernel files are built for, with PyTorch's flags for each.
 CAPABILITIES: dict[str, list[str]] = {
@@ -69,10 +77,11 @@ def _stamp(name: str, value: str) -> None:
     f.write_text(value)
 
 
-def _run(cmd: list[str], **kw: object) -> None:
-    r = subprocess.run(cmd, **kw)  # type: ignore[call-overload]
+def _run(cmd: list[str]) -> None:
+    """Run a command quietly; on failure, raise with its output."""
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise OverlayError(f"command failed ({r.returncode}): {shlex.join(cmd)}")
+        raise OverlayError(f"command failed ({r.returncode}): {shlex.join(cmd)}\n{r.stdout}{r.stderr}")
 
 
 class OverlayError(LeluError):
@@ -91,10 +100,7 @@ def ensure_venv() -> None:
         _run([sys.executable, "-m", "venv", str(VENV)])
     wheel = pin.wheel_path()
     say(f"installing the pinned wheel {wheel.name} and the test dependencies")
-    r = subprocess.run([str(PY), "-m", "pip", "install", "--quiet", str(wheel), "-r", str(REQUIREMENTS)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise OverlayError(f"pip install failed:\n{r.stdout}{r.stderr}")
+    _run([str(PY), "-m", "pip", "install", "--quiet", str(wheel), "-r", str(REQUIREMENTS)])
     _stamp("venv", want)
 
 
@@ -233,19 +239,36 @@ def _sources() -> list[tuple[str, Path, list[str]]]:
         for cap, flags in CAPABILITIES.items():
             units.append((f"native_cpu_{cpp.stem}.{cap}", cpp,
                           [f"-DCPU_CAPABILITY={cap}", f"-DCPU_CAPABILITY_{cap}", *flags]))
-    fm = REPO / "fragments/torch/csrc/autograd/FunctionsManual.cpp/lelu.cpp"
-    units.append(("functions_manual", RUNTIME / "functions_manual.cpp",
-                  [f'-DLELU_FUNCTIONS_MANUAL_FRAGMENT="{fm}"']))
+    units.append(("aten_RegisterNestedTensorCPUEverything", GEN / "ATen/RegisterNestedTensorCPUEverything.cpp", []))
+    # Fragments of upstream .cpp files the wheel does not ship, compiled by small wrappers.
+    wrapped = {
+        "functions_manual": {"LELU_FUNCTIONS_MANUAL_FRAGMENT": "torch/csrc/autograd/FunctionsManual.cpp/lelu.cpp"},
+        "batch_rules": {"LELU_BATCH_RULES_UNARY_FRAGMENT": "aten/src/ATen/functorch/BatchRulesUnaryOps.cpp/lelu.cpp",
+                        "LELU_BATCH_RULES_BINARY_FRAGMENT": "aten/src/ATen/functorch/BatchRulesBinaryOps.cpp/lelu.cpp"},
+        "nested": {"LELU_NESTED_UNARY_FRAGMENT": "aten/src/ATen/native/nested/NestedTensorUnaryOps.cpp/lelu.cpp",
+                   "LELU_NESTED_BACKWARD_FRAGMENT": "aten/src/ATen/native/nested/NestedTensorBackward.cpp/lelu.cpp"},
+        "cpp_api": {"LELU_CPP_OPTIONS_FRAGMENT": "torch/csrc/api/src/nn/options/activation.cpp/lelu.cpp",
+                    "LELU_CPP_MODULES_FRAGMENT": "torch/csrc/api/src/nn/modules/activation.cpp/lelu.cpp"},
+    }
+    for name, fragments in wrapped.items():
+        units.append((name, RUNTIME / f"{name}.cpp",
+                      [f'-D{macro}="{REPO / "fragments" / path}"' for macro, path in fragments.items()]))
+    units.append(("variable_type", RUNTIME / "variable_type.cpp", []))
     units.append(("glue", RUNTIME / "glue.cpp", []))
     return units
 
 
+def include_dirs(torch_dir: Path) -> list[Path]:
+    """The include path of the overlay's C++: generated and patched headers before the wheel's."""
+    return [GEN / "include", GEN / "autograd", PATCHED / "aten/src", PATCHED, PATCHED / "torch/csrc/api/include",
+            REPO / "aten_native/aten/src",
+            torch_dir / "include", torch_dir / "include/torch/csrc/api/include",
+            torch_dir.parent / "nlohmann_json/include", Path(sysconfig.get_paths()["include"])]
+
+
 def write_ninja(out_so: Path) -> int:
     torch_dir = _torch_dir()
-    include = [GEN / "include", GEN / "autograd", PATCHED / "aten/src", PATCHED,
-               REPO / "aten_native/aten/src",
-               torch_dir / "include", torch_dir / "include/torch/csrc/api/include",
-               Path(sysconfig.get_paths()["include"])]
+    include = include_dirs(torch_dir)
     cflags = ["-std=c++20", "-fPIC", "-O2", "-g0", "-D_GLIBCXX_USE_CXX11_ABI=1",
               "-DAT_PER_OPERATOR_HEADERS",
               # the wheel's DispatchStub layout
@@ -253,8 +276,12 @@ def write_ninja(out_so: Path) -> int:
               "-DTORCH_EXTENSION_NAME=_C", "-Wno-deprecated-declarations",
               "-fvisibility=hidden", "-Wno-psabi", *[f"-I{p}" for p in include]]
     lib = torch_dir / "lib"
-    ldflags = ["-shared", f"-L{lib}", f"-Wl,-rpath,{lib}", "-ltorch_python", "-ltorch_cpu", "-ltorch",
-               "-lc10"]
+    native_so = out_so.with_name(NATIVE_LIB)
+    native_ldflags = ["-shared", f"-Wl,-soname,{NATIVE_LIB}", "-Wl,--no-undefined", f"-L{lib}", f"-Wl,-rpath,{lib}",
+                      "-ltorch_cpu", "-ltorch", "-lc10"]
+    # ($$ is ninja's escape of $: the extension finds the native library next to it.)
+    ldflags = ["-shared", f"-L{out_so.parent}", "-Wl,-rpath,$$ORIGIN", f"-L{lib}", f"-Wl,-rpath,{lib}",
+               f"-l:{NATIVE_LIB}", "-ltorch_python", "-ltorch_cpu", "-ltorch", "-lc10"]
     units = _sources()
     lines = [
         "ninja_required_version = 1.3",
@@ -269,13 +296,15 @@ def write_ninja(out_so: Path) -> int:
         "  command = c++ $in -o $out $ldflags",
         "  description = linking $out_short",
     ]
-    objs = []
+    objs: dict[bool, list[str]] = {True: [], False: []}
     for name, src, extra in units:
         obj = OVL / "obj" / f"{name}.o"
-        objs.append(str(obj))
+        objs[name in PYTHON_UNITS].append(str(obj))
         lines += [f"build {obj}: cxx {src}", f"  extra = {shlex.join(extra)}",
                   f"  in_short = {src.name} {' '.join(e for e in extra if e.startswith('-DCPU_CAPABILITY='))}"]
-    lines += [f"build {out_so}: link {' '.join(objs)}", f"  out_short = {out_so.name}", ""]
+    lines += [f"build {native_so}: link {' '.join(objs[False])}", f"  ldflags = {shlex.join(native_ldflags)}",
+              f"  out_short = {native_so.name}",
+              f"build {out_so}: link {' '.join(objs[True])} | {native_so}", f"  out_short = {out_so.name}", ""]
     text = "\n".join(lines)
     ninja_file = OVL / "build.ninja"
     if not ninja_file.is_file() or ninja_file.read_text() != text:
@@ -316,6 +345,8 @@ def ensure_installed() -> None:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lelu-overlay\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[torch.backends]\nlelu = lelu_overlay:_autoload\n")
     (dist / "RECORD").write_text("")
+    # Run by `site` at interpreter start: load the extension right after torch._C (see lelu_overlay).
+    (sp / "lelu_overlay.pth").write_text("import lelu_overlay; lelu_overlay.install()\n")
 
 
 def refresh_patches() -> None:
@@ -370,6 +401,16 @@ def run_python(args: list[str]) -> int:
 def run_demo(args: list[str]) -> int:
     ensure()
     return _exec_py(["-m", "lelu_tools.demo", *args])
+
+
+def run_bench(args: list[str]) -> int:
+    ensure()
+    return _exec_py(["-m", "lelu_tools.bench", *args])
+
+
+def run_accuracy(args: list[str]) -> int:
+    ensure()
+    return _exec_py(["-m", "lelu_tools.accuracy", *args])
 
 
 def run_test(args: list[str]) -> int:

@@ -7,31 +7,9 @@
 #include <torch/csrc/utils/python_arg_parser.h>
 #include <torch/csrc/utils/pybind.h>
 
-// Two symbols the generated code calls are local to the stock libraries;
-// these are equivalent definitions with hidden visibility.
-namespace torch::autograd::VariableType {
-__attribute__((visibility("hidden"))) const at::Tensor& unpack(
-    const at::Tensor& t,
-    const char* name,
-    int pos) {
-  TORCH_CHECK(
-      t.defined(),
-      "Expected a proper Tensor but got None (or an undefined Tensor in C++) ",
-      "for argument #", pos, " '", name, "'");
-  return t;
-}
-__attribute__((visibility("hidden"))) at::Tensor& unpack(
-    at::Tensor& t,
-    const char* name,
-    int pos) {
-  TORCH_CHECK(
-      t.defined(),
-      "Expected a proper Tensor but got None (or an undefined Tensor in C++) ",
-      "for argument #", pos, " '", name, "'");
-  return t;
-}
-} // namespace torch::autograd::VariableType
-
+// torch::handle_torch_function(PythonArgs&, ...), which the generated bindings
+// call, is local to libtorch_python: an equivalent definition with hidden
+// visibility (variable_type.cpp does the same for libtorch_cpu's unpack).
 namespace torch {
 __attribute__((visibility("hidden"))) auto handle_torch_function(
     PythonArgs& r,

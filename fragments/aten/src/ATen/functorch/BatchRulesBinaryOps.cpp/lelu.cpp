@@ -1,0 +1,1 @@
+  BINARY_POINTWISE(lelu_backward);

@@ -1,0 +1,1 @@
+  UNARY_POINTWISE_ALL(lelu);

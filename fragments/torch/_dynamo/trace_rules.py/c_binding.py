@@ -1,0 +1,2 @@
+        "torch._C._nn.lelu_",
+        "torch._C._nn.lelu",

@@ -1,0 +1,1 @@
+lelu_ = _make_inplace(lelu)

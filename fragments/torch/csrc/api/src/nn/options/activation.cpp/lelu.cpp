@@ -1,0 +1,1 @@
+LELUOptions::LELUOptions(bool inplace) : inplace_(inplace) {}

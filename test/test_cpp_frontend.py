@@ -1,0 +1,126 @@
+"""The C++ frontend: torch::nn::functional::lelu, LELUOptions and the torch::nn::LELU module.
+
+test/cpp/lelu_frontend.cpp is compiled against the overlay as a user program would be built
+against a source build (the wheel's headers behind the series' patched ones and the generated
+ATen headers), linked to libtorch and the overlay's native library, and run; what it prints is
+compared with the Python API on the same inputs, bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lelu_tools import overlay
+
+SOURCE = Path(__file__).resolve().parent / "cpp" / "lelu_frontend.cpp"
+COMPILE_SECONDS = 120  # a loaded 2-core machine takes about 35 s
+
+
+def _build(out: Path) -> Path:
+    torch_dir = Path(torch.__file__).resolve().parent
+    native = torch_dir.parent / "lelu_overlay" / overlay.NATIVE_LIB
+    assert native.is_file(), f"{native} is missing: run `tools/lelu build`"
+    compiler = shutil.which("c++")
+    assert compiler is not None, "no C++ compiler (c++) on PATH"
+    lib = torch_dir / "lib"
+    exe = out / "lelu_frontend"
+    cmd = [
+        compiler, "-std=c++20", "-O0", "-g0", f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}",
+        "-Wno-deprecated-declarations", *[f"-I{p}" for p in overlay.include_dirs(torch_dir)],
+        str(SOURCE), "-o", str(exe),
+        f"-L{native.parent}", f"-Wl,-rpath,{native.parent}", f"-l:{native.name}",
+        f"-L{lib}", f"-Wl,-rpath,{lib}", "-ltorch", "-ltorch_cpu", "-lc10",
+    ]
+    start = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_SECONDS)
+    assert done.returncode == 0, f"compiling {SOURCE.name} failed:\n{done.stderr[-6000:]}"
+    print(f"compiled {SOURCE.name} in {time.monotonic() - start:.1f} s")
+    return exe
+
+
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What the program prints: name -> the rest of its line."""
+    exe = _build(tmp_path_factory.mktemp("cpp_frontend"))
+    done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{exe.name} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert len(lines) == len(done.stdout.splitlines()), done.stdout
+    return lines
+
+
+def values(printed: dict[str, str], name: str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    return torch.tensor([float.fromhex(v) for v in printed[name].split()], dtype=torch.float64).to(dtype)
+
+
+def assert_identical(cpp: torch.Tensor, py: torch.Tensor) -> None:
+    """Same values bit for bit, including the sign of zeros; NaN where NaN."""
+    assert cpp.dtype == py.dtype and cpp.shape == py.shape
+    for a, b in zip(cpp.tolist(), py.tolist(), strict=True):
+        if math.isnan(b):
+            assert math.isnan(a)
+        else:
+            assert a == b and math.copysign(1.0, a) == math.copysign(1.0, b), (a, b)
+
+
+def test_inputs_cover_the_special_values(printed: dict[str, str]) -> None:
+    x = values(printed, "x")
+    assert x.isneginf().any() and x.isposinf().any() and x.isnan().any()
+    assert (x == 0).sum() == 2 and torch.signbit(x[x == 0]).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_functional_matches_python(printed: dict[str, str], dtype: torch.dtype) -> None:
+    x = values(printed, "x", dtype)
+    name = str(dtype).removeprefix("torch.")
+    expected = F.lelu(x)
+    assert_identical(values(printed, f"functional.{name}", dtype), expected)
+    assert_identical(values(printed, f"functional_default.{name}", dtype), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_functional_inplace_matches_python(printed: dict[str, str], dtype: torch.dtype) -> None:
+    x = values(printed, "x", dtype)
+    name = str(dtype).removeprefix("torch.")
+    y = x.clone()
+    assert F.lelu(y, inplace=True) is y
+    assert printed[f"inplace_aliases.{name}"] == "true"
+    assert_identical(values(printed, f"inplace.{name}", dtype), y)
+
+
+def test_module_matches_python(printed: dict[str, str]) -> None:
+    x = values(printed, "x")
+    assert_identical(values(printed, "module"), nn.LELU()(x))
+    z = x.clone()
+    assert nn.LELU(inplace=True)(z) is z
+    assert printed["module_inplace_aliases"] == "true"
+    assert_identical(values(printed, "module_inplace"), z)
+
+
+def test_pretty_print_matches_python_repr(printed: dict[str, str]) -> None:
+    # As for SELU and ReLU, inplace is shown only when set, as nn.LELU's extra_repr does.
+    assert printed["repr"] == "torch::nn::LELU()"
+    assert printed["repr_inplace"] == "torch::nn::LELU(inplace=true)"
+    assert printed["repr"] == "torch::nn::" + repr(nn.LELU())
+    assert printed["repr_inplace"] == "torch::nn::" + repr(nn.LELU(inplace=True)).replace("True", "true")
+
+
+def test_options_and_clone(printed: dict[str, str]) -> None:
+    assert printed["options_inplace"] == "true"
+    assert printed["clone_inplace"] == "true"
+
+
+def test_gradient_matches_python(printed: dict[str, str]) -> None:
+    x = values(printed, "x").requires_grad_()
+    nn.LELU()(x).sum().backward()
+    assert x.grad is not None
+    assert_identical(values(printed, "grad"), x.grad)
