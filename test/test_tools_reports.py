@@ -67,6 +67,13 @@ def test_bench_results_json_and_plots(bench_report: Path) -> None:
     assert images[0].read_bytes()[:8] == PNG_MAGIC
 
 
+def test_bench_render_reproduces_the_report(bench_report: Path, tmp_path: Path) -> None:
+    """--render writes the same report from the saved results, measuring nothing."""
+    assert bench.main(["--render", str(bench_report / "results.json"), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").read_text() == (bench_report / "report.md").read_text()
+    assert bench.main(["--render", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 1
+
+
 def synthetic_result(dtype: str, size: int, layout: str, direction: str, times: dict[str, float]) -> dict[str, object]:
     cfg = bench.Config(dtype, size, layout, 1, direction)
     return {"config": cfg.__dict__, "median_s": times, "spread": {}, "loadavg_before": 0.0,
@@ -85,10 +92,13 @@ def test_targets_are_checked() -> None:
     ]
     silu = next(c for c in bench.check_targets(results) if "F.silu time" in c.what)
     assert not silu.ok and silu.failures == ["float64 fwd 2^20 1t: 1.20"]
+    assert silu.why.endswith("The misses are by 1.20x.")
     composite = next(c for c in bench.check_targets(results) if c.what.startswith("composite"))
     assert composite.ok and composite.worst == "2.50 (float64 fwd 2^20 1t)"  # 3.0 / 1.2: just met
     compiled = next(c for c in bench.check_targets(results) if c.what.startswith("compiled"))
     assert not compiled.ok  # 1.5 / 1.2 = 1.25 < 1.3
+    # the compiled composite takes 1.5x F.silu's time: F.lelu would need 1.15x; it takes 1.20x
+    assert "F.lelu at 1.15x F.silu's time; F.lelu takes 1.20x there" in compiled.why
     out = next(c for c in bench.check_targets(results) if "out=" in c.what)
     assert out.ok and out.worst.startswith("0.90")
     stride = next(c for c in bench.check_targets(results) if c.what.startswith("stride-2"))
