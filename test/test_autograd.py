@@ -115,8 +115,11 @@ SECOND_DERIVATIVE_ULP = 16.0
 def test_second_derivative_in_the_tails(dtype: torch.dtype) -> None:
     """lelu'' to a few ULPs where it is tiny (|x| >= 2), through both double-backward paths: the
     composite first derivative (grad of grad) and lelu_backward's formula.  A sigmoid(z) in them
-    would give sigmoid'(z) = s (1 - s) with 1 - s rounded to nothing for z > 17 (float32)."""
-    grid = np.linspace(2.0, 30.0, 1401)
+    would give sigmoid'(z) = s (1 - s) with 1 - s rounded to nothing for z > 17 (float32), and
+    0 for z < -88.7, where exp(-z) overflows."""
+    # out to where exp(-|k x|) leaves the normal range (|x| = 48 in float32, 390 in float64), and past
+    # where sigmoid(k x) = 1 / (1 + exp(-k x)) gives 0 (x = -48.9 in float32)
+    grid = np.linspace(2.0, 49.5 if dtype == torch.float32 else 390.0, 2001)
     x = torch.tensor(np.concatenate([-grid, grid]), dtype=dtype, requires_grad=True)
     hi, lo = dd_reference("d2lelu", x.detach().double().numpy())
     (grad,) = torch.autograd.grad(F.lelu(x).sum(), x, create_graph=True)

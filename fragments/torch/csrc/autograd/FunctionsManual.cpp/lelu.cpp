@@ -3,16 +3,18 @@
 static constexpr double kLeluK = 1.8137993642342178;
 static constexpr double kLeluZMax = 800.0;
 
-// s = sigmoid(z) and t = sigmoid(-z) = 1 - s, both made from a = sigmoid(-|z|)
-// <= 1/2 and 1 - a. The derivative autograd forms for a sigmoid, a * (1 - a),
-// then never takes 1 - a of an a close to 1, so the derivatives of the
-// formulas below stay accurate in both tails (sigmoid(z) itself would lose
-// all precision in them for z > 17 in float).
+// s = sigmoid(z) and t = sigmoid(-z) = 1 - s, as e / (1 + e) and 1 / (1 + e)
+// with e = exp(-|z|) <= 1. Their derivatives, as autograd forms them, are then
+// sums without cancellation, and the small one of s and t stays nonzero until
+// exp(-|z|) underflows: sigmoid(z) directly would make s' = s (1 - s) round
+// 1 - s to nothing for z > 17 (float), and sigmoid(z) is 1 / (1 + exp(-z)),
+// which gives 0 as soon as exp(-z) overflows, long before sigmoid(z) does.
 static std::tuple<Tensor, Tensor> lelu_sigmoids(const Tensor& z) {
   const Tensor positive = z >= 0;
-  const Tensor a = at::where(positive, -z, z).sigmoid();
-  const Tensor b = 1 - a;
-  return {at::where(positive, b, a), at::where(positive, a, b)};
+  const Tensor e = at::where(positive, -z, z).exp();
+  const Tensor small = e / (1 + e);
+  const Tensor large = 1 / (1 + e);
+  return {at::where(positive, large, small), at::where(positive, small, large)};
 }
 
 // lelu'(x) = s + z s (1 - s) with z = k x and s = sigmoid(z). z is clamped in
