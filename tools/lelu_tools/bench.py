@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lelu_tools.reports import publish_report
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "build" / "reports" / "bench"
 DOCS = REPO / "docs" / "benchmarks"
@@ -687,19 +689,9 @@ def render_saved(results_json: Path, out: Path, publish_it: bool) -> int:
 
 def publish(report: dict[str, Any]) -> None:
     """BENCHMARKS.md at the repository root and its images under docs/benchmarks/."""
-    import shutil
-
-    DOCS.mkdir(parents=True, exist_ok=True)
-    for image in report["images"]:
-        shutil.copyfile(image, DOCS / Path(image).name)
-    text = (
-        "# LELU benchmarks\n\n"
-        "LELU's CPU kernel next to its peers; written by `tools/lelu bench --publish` (the numbers below are\n"
-        "from the run it describes; re-run it to reproduce them on your machine).\n\n"
-        + render_markdown(report, "docs/benchmarks")
-        + "\n"
-    )
-    (REPO / "BENCHMARKS.md").write_text(text)
+    publish_report(REPO / "BENCHMARKS.md", "LELU benchmarks", "tools/lelu bench --publish",
+                   "LELU's CPU kernel next to its peers", render_markdown(report, "docs/benchmarks") + "\n",
+                   [Path(image) for image in report["images"]], DOCS)
     (DOCS / "results.json").write_text(json.dumps(report, separators=(",", ":")) + "\n")
     print(f"[bench] wrote {REPO / 'BENCHMARKS.md'} and {len(report['images'])} images in {DOCS}")
 

@@ -19,6 +19,7 @@ OVERLAY_COMMANDS = {
     "build": "build the overlay on the pinned wheel",
     "bench": "benchmark lelu against its peers on the overlay build (--help: the options)",
     "accuracy": "measure the ULP error of lelu and its peers against mpmath (--help: the options)",
+    "train": "train a small network with GELU, SiLU and LELU, several seeds (--help: the options)",
 }
 
 
@@ -49,6 +50,13 @@ def _cuda_check(args: argparse.Namespace) -> int:
         raise CudaCheckError(f"{source}: no such file")
     check(source.resolve(), args.out.resolve(), fmad_check=not args.no_fmad_check)
     return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from .docs import run
+
+    out: Path = args.out
+    return run(out.resolve())
 
 
 def _overlay(command: str, rest: list[str]) -> int:
@@ -83,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     cuda.add_argument("--no-fmad-check", action="store_true",
                       help="skip the second compile that compares the machine code with --fmad=false")
     cuda.set_defaults(run=_cuda_check)
+    docs = commands.add_parser(
+        "docs", help="render the LELU docs pages (docstrings, docs_rst/, the plot) to HTML with Sphinx in the overlay"
+    )
+    docs.add_argument("--out", type=Path, default=REPO_ROOT / "build/docs",
+                      help="where the Sphinx project and its HTML (OUT/html) go (default: build/docs)")
+    docs.set_defaults(run=_docs)
+    from . import apply, wheel
+
+    apply.register(commands)  # apply, branch
+    wheel.register(commands)  # build-wheel
     for name, text in OVERLAY_COMMANDS.items():
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("rest", nargs=argparse.REMAINDER, help="passed through")

@@ -16,7 +16,7 @@ MAX_SUBJECT = 72
 SUBJECT_FORM = re.compile(r"\[[^\]\s][^\]]*\] \S")
 # A message line that git mailinfo would take for the start of the diff.
 DIFF_START = re.compile(r"^(diff -|Index: |---)")
-SERIES_KEYS = {"pin", "torch_version", "author", "date", "patch"}
+SERIES_KEYS = {"pin", "torch_version", "author", "date", "cover_letter", "patch"}
 PATCH_KEYS = {"subject", "body", "files", "root", "insert"}
 INSERT_KEYS = {"target", "fragment", "anchor", "where", "blank", "unshipped"}
 UPSTREAM_KEYS = {"repo", "commit", "path", "first_line", "excerpt"}
@@ -79,6 +79,7 @@ class Series:
     date: str
     patches: tuple[Patch, ...]
     upstreams: dict[str, Upstream]  # unshipped target -> its excerpt
+    cover_letter: str | None = None  # the cover letter's source (lelu_tools.coverletter)
 
     def new_files(self) -> list[str]:
         return [path for patch in self.patches for path in patch.files]
@@ -282,6 +283,10 @@ def load_series(path: Path, *, check_files: bool = True) -> Series:
     for dup in sorted({f for f in new if new.count(f) > 1}):
         problems.append(f"{path.name}: new file {dup} is added by more than one patch")
     upstreams = _load_upstreams(root, patches, problems)
+    cover_letter = None
+    if "cover_letter" in top:
+        cover_letter = _str(top, "cover_letter", path.name, problems)
+        _exists(root, cover_letter, "cover letter", path.name, problems)
     if problems:
         raise ManifestError(f"{path.name} is not valid:\n  " + "\n  ".join(problems))
-    return Series(root, pin, torch_version, author, date, patches, upstreams)
+    return Series(root, pin, torch_version, author, date, patches, upstreams, cover_letter or None)

@@ -351,12 +351,24 @@ def ensure_installed() -> None:
 
 def refresh_patches() -> None:
     """Regenerate patches/ from the sources first, so the overlay always runs the current series."""
+    import dataclasses
+
+    from lelu_tools import coverletter
     from lelu_tools.manifest import load_series
     from lelu_tools.series import generate, write
 
     series = load_series(REPO / "series.toml")
     with pin.WheelPin(pin.wheel_path(series.torch_version), series.pin) as source:
-        for change in write(generate(series, source), REPO / "patches"):
+        try:
+            generated = generate(series, source)
+        except coverletter.CoverLetterError as err:
+            # The overlay never reads the cover letter: keep the old one, `tools/lelu patches` will fail.
+            say(f"warning: patches/{coverletter.NAME} not regenerated: {err}")
+            generated = generate(dataclasses.replace(series, cover_letter=None), source)
+            old = REPO / "patches" / coverletter.NAME
+            if old.is_file():
+                generated.files[coverletter.NAME] = old.read_bytes()
+        for change in write(generated, REPO / "patches"):
             say(f"patches: {change}")
 
 
@@ -411,6 +423,11 @@ def run_bench(args: list[str]) -> int:
 def run_accuracy(args: list[str]) -> int:
     ensure()
     return _exec_py(["-m", "lelu_tools.accuracy", *args])
+
+
+def run_train(args: list[str]) -> int:
+    ensure()
+    return _exec_py(["-m", "lelu_tools.train", *args])
 
 
 def run_test(args: list[str]) -> int:

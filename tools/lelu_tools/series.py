@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import anchors
+from . import anchors, coverletter
 from .common import LeluError, rel, split_lines
 from .gitrepo import Identity, ScratchRepo
 from .manifest import Insert, Patch, Series, Upstream
@@ -34,6 +34,15 @@ class Generated:
     @property
     def series(self) -> bytes:
         return "".join(name + "\n" for name in self.names).encode()
+
+
+class AnchorsMissing(LeluError):
+    """Inserts whose anchor (or target file) is not there, each named by patch, target and anchor."""
+
+    def __init__(self, problems: list[str], where: str) -> None:
+        self.problems = problems
+        listing = "\n  ".join(problems)
+        super().__init__(f"{len(problems)} insert(s) of the series cannot be placed in {where}:\n  {listing}")
 
 
 @dataclass
@@ -58,14 +67,21 @@ def synthetic_text(up: Upstream) -> str:
     return "\n" * (up.first_line - 1) + up.excerpt
 
 
-def preimages(series: Series, pin: PinSource) -> dict[str, str]:
-    """The text before the series of every existing upstream file the series changes."""
+def preimages(series: Series, pin: PinSource, *, tree: str | None = None) -> dict[str, str]:
+    """The text before the series of every existing upstream file the series changes.
+
+    `tree` names `pin` when it is a whole source tree (a checkout): then every target's text
+    comes from it, unshipped ones too, and a target it lacks is left out (its inserts fail)."""
     texts: dict[str, str] = {}
     for path in series.new_files():
         if pin.pinned_text(path) is not None:
-            raise LeluError(f"{path} is added as a new file, but it already exists at the pin")
+            raise LeluError(f"{path} is added as a new file, but it already exists at {tree or 'the pin'}")
     for target in series.targets():
         shipped = pin.pinned_text(target)
+        if tree is not None:
+            if shipped is not None:
+                texts[target] = shipped
+            continue
         up = series.upstreams.get(target)
         if up is not None and shipped is not None:
             raise LeluError(f"{target} is in the wheel: drop `unshipped` from its inserts in series.toml")
@@ -105,7 +121,7 @@ def _check_margin(ins: Insert, span: anchors.Span, excerpt: Excerpt) -> None:
 
 def _apply_insert(state: _State, root: Path, ins: Insert) -> None:
     if ins.target not in state.texts:
-        raise LeluError(f"insert into {ins.target}: the file does not exist at that point of the series")
+        raise anchors.AnchorError(f"anchor {ins.anchor!r} in {ins.target}: the file does not exist")
     text = state.texts[ins.target]
     span = anchors.find(ins.anchor, text, ins.target)
     excerpt = state.excerpts.get(ins.target)
@@ -117,14 +133,20 @@ def _apply_insert(state: _State, root: Path, ins: Insert) -> None:
         excerpt.end += placed.added
 
 
-def _apply_patch(state: _State, root: Path, patch: Patch) -> dict[str, str]:
-    """Apply one patch to `state`; return the files it changed or added, with their new text."""
+def _apply_patch(state: _State, root: Path, patch: Patch, label: str, problems: list[str]) -> dict[str, str]:
+    """Apply one patch to `state`; return the files it changed or added, with their new text.
+
+    An insert whose anchor (or target) is missing is skipped and described in `problems`."""
     state.bounds.append({path: (e.start, e.end) for path, e in state.excerpts.items()})
     changed: dict[str, str] = {}
     for path in patch.files:
         changed[path] = state.texts[path] = _read(root, patch.source(path))
     for ins in patch.inserts:
-        _apply_insert(state, root, ins)
+        try:
+            _apply_insert(state, root, ins)
+        except anchors.AnchorError as err:
+            problems.append(f"{label}: {err}")
+            continue
         changed[ins.target] = state.texts[ins.target]
     return changed
 
@@ -144,25 +166,42 @@ def _check_excerpt_context(state: _State, names: list[str], files: dict[str, byt
                 )
 
 
-def generate(series: Series, pin: PinSource) -> Generated:
-    """Build the series in a scratch repository and return its patch files."""
-    base = preimages(series, pin)
+def generate(series: Series, pin: PinSource, *, tree: str | None = None) -> Generated:
+    """Build the series in a scratch repository and return its patch files.
+
+    The upstream texts come from `pin`; `tree` names it when it is a whole source tree (a
+    checkout, for `tools/lelu apply --rebase`): no excerpt then, every text is the real one.
+    Every insert whose anchor matches nothing is reported, together, before anything is returned."""
+    base = preimages(series, pin, tree=tree)
     excerpts = {
         path: Excerpt(up, up.first_line, up.first_line + len(split_lines(up.excerpt)) - 1)
         for path, up in series.upstreams.items()
-        if path in base
+        if path in base and tree is None
     }
     state = _State(dict(base), excerpts)
     name, mail = series.identity()
+    problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lelu-series-") as tmp:
         repo = ScratchRepo.create(Path(tmp) / "repo", Identity(name, mail, series.date), base)
-        for patch in series.patches:
-            repo.write(_apply_patch(state, series.root, patch))
+        for number, patch in enumerate(series.patches, 1):
+            repo.write(_apply_patch(state, series.root, patch, f"patch {number:04d} {patch.subject}", problems))
             repo.commit(patch.message())
+        if problems:
+            raise AnchorsMissing(problems, tree or "the pinned files")
         out = Path(tmp) / "out"
-        listing = repo.git(*FORMAT_PATCH, "-o", str(out), "main~" + str(len(series.patches)) + "..main")
+        first = "main~" + str(len(series.patches))
+        # The cover letter (for the pinned series only): not in patches/series, git am never sees it.
+        cover = bool(series.cover_letter) and tree is None
+        letter = ("--cover-letter", f"--base={first}") if cover else ()
+        listing = repo.git(*FORMAT_PATCH, *letter, "-o", str(out), first + "..main")
         names = [Path(line).name for line in listing.splitlines() if line.strip()]
         files = {n: (out / n).read_bytes() for n in names}
+        if cover and series.cover_letter:
+            if coverletter.NAME not in names:
+                raise LeluError(f"git format-patch --cover-letter wrote no {coverletter.NAME}")
+            names.remove(coverletter.NAME)
+            files[coverletter.NAME] = coverletter.make(files[coverletter.NAME], series.root, series.cover_letter,
+                                                       repo.git("rev-parse", first).strip(), series.pin)
     if len(names) != len(series.patches):
         raise LeluError(f"git format-patch wrote {len(names)} patches for {len(series.patches)} commits")
     _check_excerpt_context(state, names, files)
