@@ -180,9 +180,11 @@ C10_HOST_DEVICE inline LeluGate<V> lelu_gate(const V& x) {
   // n = th / ln2 rounded to an integer (the shifter makes the fma round there)
   const V shifter = Ops::splat(C::shifter);
   const V n = Ops::fma(th, Ops::splat(C::inv_ln2), shifter) - shifter;
-  // r = th + tl - n ln2; th - n ln2_hi is exact
-  V r = Ops::fma(n, Ops::splat(-C::ln2_hi), th);
-  r = Ops::fma(n, Ops::splat(-C::ln2_lo), r) + tl;
+  // r = th + tl - n ln2; th - n ln2_hi is exact. The rounding error of r (its
+  // sum with tl) goes back into q below, to first order: exp'(r) = 1 + q.
+  const V r_hi = Ops::fma(n, Ops::splat(-C::ln2_lo), Ops::fma(n, Ops::splat(-C::ln2_hi), th));
+  const V r = r_hi + tl;
+  const V r_lo = (r_hi - r) + tl;
   // exp(r) = 1 + q with q = r * P(r): q keeps the bits that 1 + q rounds away.
   // (A local copy of the coefficients: device code cannot read the static one.)
   constexpr auto coeff = C::coeff;
@@ -190,7 +192,7 @@ C10_HOST_DEVICE inline LeluGate<V> lelu_gate(const V& x) {
   for (int i = C::degree - 1; i >= 0; --i) {
     poly = Ops::fma(poly, r, Ops::splat(coeff[i]));
   }
-  const V q = lelu_mul<Ops>(r, poly);
+  const V q = Ops::fma(r, poly, r_lo);
   const V p = Ops::splat(T(1)) + q;
   return {ax, th, tl, n, q, p};
 }
