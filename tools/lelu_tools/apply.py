@@ -24,6 +24,7 @@ from typing import TextIO
 
 from .check import EXISTING, FAILED_HUNK, MISSING, _order
 from .common import REPO_ROOT, LeluError
+from .gitrepo import git_output, run_git
 from .manifest import Series, load_series
 from .series import Generated, generate
 
@@ -50,17 +51,10 @@ class Git:
         self.env = {**os.environ, "LC_ALL": "C", "LANG": "C", "GIT_TERMINAL_PROMPT": "0"}
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run(["git", *args], cwd=self.root, env=self.env, input=stdin,
-                                  capture_output=True, text=True, check=False)
-        except FileNotFoundError:
-            raise LeluError("git is not installed (it is needed to apply the series)") from None
+        return run_git(self.root, args, self.env, stdin, "apply the series")
 
     def out(self, *args: str, stdin: str | None = None) -> str:
-        done = self.run(*args, stdin=stdin)
-        if done.returncode != 0:
-            raise LeluError(f"`git {' '.join(args)}` failed in {self.root}:\n{done.stderr.strip()}")
-        return done.stdout
+        return git_output(self.run(*args, stdin=stdin), args, str(self.root))
 
     def head(self) -> str:
         return self.out("rev-parse", "--verify", "HEAD").strip()

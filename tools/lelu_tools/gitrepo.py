@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,23 @@ CONFIG = (
     "diff.context=3",
     "advice.detachedHead=false",
 )
+
+
+def run_git(cwd: Path, args: Sequence[str], env: dict[str, str], stdin: str | None,
+            needed_for: str) -> subprocess.CompletedProcess[str]:
+    """git with `args` in `cwd`, its output captured as text; a missing git is a LeluError."""
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True,
+                              check=False)
+    except FileNotFoundError:
+        raise LeluError(f"git is not installed (it is needed to {needed_for})") from None
+
+
+def git_output(done: subprocess.CompletedProcess[str], args: Sequence[str], where: str) -> str:
+    """The standard output of `git args`, or a LeluError with git's own message."""
+    if done.returncode != 0:
+        raise LeluError(f"`git {' '.join(args)}` failed in {where}:\n{done.stderr.strip()}")
+    return done.stdout
 
 
 @dataclass(frozen=True)
@@ -69,24 +87,10 @@ class ScratchRepo:
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         settings = (*CONFIG, f"user.name={self.who.name}", f"user.email={self.who.email}")
         config = [arg for item in settings for arg in ("-c", item)]
-        try:
-            return subprocess.run(
-                ["git", *config, *args],
-                cwd=self.path,
-                env=self.env,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-        except FileNotFoundError:
-            raise LeluError("git is not installed (it is needed to build and check the patches)") from None
+        return run_git(self.path, [*config, *args], self.env, stdin, "build and check the patches")
 
     def git(self, *args: str, stdin: str | None = None) -> str:
-        done = self.run(*args, stdin=stdin)
-        if done.returncode != 0:
-            raise LeluError(f"`git {' '.join(args)}` failed in a scratch repository:\n{done.stderr.strip()}")
-        return done.stdout
+        return git_output(self.run(*args, stdin=stdin), args, "a scratch repository")
 
     def write(self, files: dict[str, str]) -> None:
         for name, text in files.items():

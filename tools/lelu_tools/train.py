@@ -146,9 +146,8 @@ def train_one(model: nn.Module, data: Data, cfg: Config, seed: int) -> dict[str,
                                         "test_loss": epochs[-1]["test_loss"], "test_acc": epochs[-1]["test_acc"]}}
 
 
-def run(cfg: Config, activations: Sequence[str], log: Callable[[str], None]) -> list[dict[str, Any]]:
+def run(cfg: Config, data: Data, activations: Sequence[str], log: Callable[[str], None]) -> list[dict[str, Any]]:
     """Every (seed, activation) run, the activations' order rotating with the seed."""
-    data = load_data()
     classes = int(data.y_train.max().item()) + 1
     runs = []
     for seed in range(cfg.seeds):
@@ -340,17 +339,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True)
+    data = load_data()
     probe = LoadProbe()
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     probe.start()
     try:
-        runs = run(cfg, args.activations, lambda line: print(f"[train] {line}", flush=True))
+        runs = run(cfg, data, args.activations, lambda line: print(f"[train] {line}", flush=True))
     finally:
         torch.set_num_threads(threads_before)
         torch.use_deterministic_algorithms(deterministic_before)
     others = probe.stop()
-    data = load_data()
     report: dict[str, Any] = {
         "machine": machine,
         "sklearn": sklearn.__version__,
