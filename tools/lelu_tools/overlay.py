@@ -47,11 +47,14 @@ OP_PREFIXES = ["lelu"]
 PYTHON_UNITS = ("autograd_python_functionsEverything", "autograd_python_nn_functions", "glue")
 NATIVE_LIB = "liblelu_overlay.so"
 
-# CPU capabilities the kernel files are built for, with PyTorch's flags for each.
+# CPU capabilities the kernel files are built for, with PyTorch's flags for each: OPT_FLAG and
+# the capability's flags of cmake/Codegen.cmake (pytorch/pytorch@629e38176328fec115769fbd67dd05bed23d6773),
+# with GCC's -mno-avx256-split-unaligned-load/store for AVX2 as that file adds where supported.
 CAPABILITIES: dict[str, list[str]] = {
-    "DEFAULT": [],
-    "AVX2": ["-mavx2", "-mfma", "-mf16c", "-mbmi", "-mbmi2", "-mlzcnt"],
-    "AVX512": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c"],
+    "DEFAULT": ["-O3"],
+    "AVX2": ["-O3", "-mavx2", "-mfma", "-mf16c", "-mno-avx256-split-unaligned-load",
+             "-mno-avx256-split-unaligned-store"],
+    "AVX512": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma"],
 }
 
 

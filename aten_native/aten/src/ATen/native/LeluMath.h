@@ -5,24 +5,27 @@
 // with at::vec::Vectorized operations, the CUDA kernel with the scalar ones.
 //
 // Why not x / (1 + exp(-k * x)):
-//  * k * x is rounded before it reaches exp; for x < 0 the error grows with |k x|
-//    (about 100 ULP near x = -55 in float32). Here k * x is carried as a
-//    double-word th + tl (k split into k_hi + k_lo, products by FMA).
-//  * exp(-k x) overflows for x < -48.9 in float32 and the result flushes to zero
-//    long before the true value underflows (x = -59.6). Here only
-//    e = exp(-|k x|) <= 1 is formed, as (1 + q) * 2^n, and 2^n is applied last,
-//    so the negative tail keeps its precision down to the subnormals.
-//  * -inf * 0 and inf * 0 never occur: the input of the gate is clamped where the
-//    result no longer depends on it, so lelu(-inf) = -0, lelu'(+inf) = 1.
+//  * k * x is rounded before it reaches exp; for x < 0 the error grows with
+//    |k x| (about 100 ULP near x = -55 in float32). Here k * x is carried as
+//    a double-word th + tl (k split into k_hi + k_lo, products by FMA).
+//  * exp(-k x) overflows for x < -48.9 in float32 and the result flushes to
+//    zero long before the true value underflows (x = -59.6). Here only
+//    e = exp(-|k x|) <= 1 is formed, as (1 + q) * 2^n, and 2^n is applied
+//    last, so the negative tail keeps its precision down to the subnormals.
+//  * -inf * 0 and inf * 0 never occur: the input of the gate is clamped where
+//    the result no longer depends on it, so lelu(-inf) = -0, lelu'(+inf) = 1.
 //
-// Results are bit-identical across CPU capabilities and between the scalar and
-// the vectorized paths: the code uses only correctly rounded operations
-// (+, -, *, /, fma, exact scaling by 2^n) and spells out every fused multiply-add;
-// a product that feeds a sum is written mul(a, b) = fma(a, b, -0.0), so no
-// compiler contraction (-ffp-contract) can change a result (-0.0 as the addend
-// keeps the sign of a zero product).
-// Error bounds (measured against mpmath by the tests): forward <= 3 ULP, backward
-// <= 4 ULP except near the zero of lelu' at x = -0.70485.
+// Results are bit-identical between the scalar and the vectorized paths and
+// across the CPU capabilities with fused multiply-add instructions (see
+// cpu/LeluVec.h; x86 DEFAULT evaluates float in double instead): the code uses
+// only correctly rounded operations (+, -, *, /, fma, exact scaling by 2^n) and
+// spells out every fused multiply-add; a product that feeds a sum is written
+// mul(a, b) = fma(a, b, -0.0), so no compiler contraction (-ffp-contract) can
+// change a result (-0.0 as the addend keeps the sign of a zero product). The
+// CUDA kernel evaluates the same code with the scalar operations, so it is
+// designed to give the CPU's bits (not yet run on a GPU).
+// Error bounds (measured against mpmath by the tests): forward <= 3 ULP,
+// backward <= 4 ULP except near the zero of lelu' at x = -0.70485.
 //
 // Cost: the vectorized forward is about 25 vector operations and one division,
 // the backward about 40 and one division (see `tools/lelu bench`).
@@ -132,8 +135,8 @@ struct LeluScalarOps {
     return a < -limit ? -limit : a;
   }
   // v * 2^n rounded once, for an integral n in [2 * min_exponent, 0] (or NaN,
-  // then v is NaN too). Callers keep v * 2^(n / 2) normal or zero, so that the two
-  // exact-factor products below round once, as the AVX-512 vscalef does.
+  // then v is NaN too). Callers keep v * 2^(n / 2) normal or zero, so that the
+  // two exact-factor products below round once, as the AVX-512 vscalef does.
   static C10_HOST_DEVICE T scale(T v, T n) {
     if (n != n) {
       return n;
@@ -145,7 +148,8 @@ struct LeluScalarOps {
   // 2^n for an integral n in the normal exponent range
   static C10_HOST_DEVICE T exp2i(int_t n) {
     return c10::bit_cast<T>(static_cast<int_t>(
-        (n + LeluConstants<T>::exponent_bias) << LeluConstants<T>::mantissa_bits));
+        (n + LeluConstants<T>::exponent_bias)
+        << LeluConstants<T>::mantissa_bits));
   }
 };
 
@@ -176,13 +180,15 @@ C10_HOST_DEVICE inline LeluGate<V> lelu_gate(const V& x) {
   const V k_hi = Ops::splat(C::k_hi);
   const V th = lelu_mul<Ops>(ax, k_hi);
   // the rounding error of th, exactly, then the part of k * ax that k_hi misses
-  const V tl = Ops::fma(ax, Ops::splat(C::k_lo), Ops::fma(ax, k_hi, Ops::neg(th)));
+  const V tl =
+      Ops::fma(ax, Ops::splat(C::k_lo), Ops::fma(ax, k_hi, Ops::neg(th)));
   // n = th / ln2 rounded to an integer (the shifter makes the fma round there)
   const V shifter = Ops::splat(C::shifter);
   const V n = Ops::fma(th, Ops::splat(C::inv_ln2), shifter) - shifter;
   // r = th + tl - n ln2; th - n ln2_hi is exact. The rounding error of r (its
   // sum with tl) goes back into q below, to first order: exp'(r) = 1 + q.
-  const V r_hi = Ops::fma(n, Ops::splat(-C::ln2_lo), Ops::fma(n, Ops::splat(-C::ln2_hi), th));
+  const V r_hi = Ops::fma(
+      n, Ops::splat(-C::ln2_lo), Ops::fma(n, Ops::splat(-C::ln2_hi), th));
   const V r = r_hi + tl;
   const V r_lo = (r_hi - r) + tl;
   // exp(r) = 1 + q with q = r * P(r): q keeps the bits that 1 + q rounds away.
@@ -216,10 +222,10 @@ C10_HOST_DEVICE inline V lelu_forward(const V& x) {
 //            = (1 + e (1 + t)) / (1 + e)^2   for x >= 0
 //            = e (1 + e + t) / (1 + e)^2     for x < 0
 // For x < 0, 1 + e + t vanishes at the minimum of lelu (x0 = -0.70485): it is
-// summed from exact parts (1 + th is exact there, 2^n is a power of two) and the
-// small ones (q 2^n, tl), so its absolute error stays near 1e-9 (float). (1 + e)^2
-// is squared from the double-word 1 + e. lelu'(x) is formed (and scaled by 2^n)
-// before it multiplies grad, so grad enters with one rounding.
+// summed from exact parts (1 + th is exact there, 2^n is a power of two) and
+// the small ones (q 2^n, tl), so its absolute error stays near 1e-9 (float).
+// (1 + e)^2 is squared from the double-word 1 + e. lelu'(x) is formed (and
+// scaled by 2^n) before it multiplies grad, so grad enters with one rounding.
 template <typename Ops, typename V = typename Ops::vec_t>
 C10_HOST_DEVICE inline V lelu_backward(const V& grad, const V& x) {
   using T = typename Ops::scalar_t;
