@@ -1,0 +1,122 @@
+// Runs the element functions of the LELU CPU kernel (ATen/native/cpu/LeluVec.h)
+// for one CPU capability, vectorized and scalar, on the inputs that
+// `tools/lelu cross-check` writes, and writes the results' bits. Built per
+// capability with that capability's flags (natively or with a cross compiler,
+// run under qemu-user); the tool compares the bits across capabilities.
+//
+//   lelu_bits INPUT OUTPUT
+//
+// INPUT, per dtype in the order float, double, bfloat16, half: a little-endian
+// uint64 count n, then n values x and n values grad (little-endian bits).
+// OUTPUT, per dtype: forward vectorized, forward scalar, backward vectorized,
+// backward scalar (n values each, little-endian bits). The vectorized path runs
+// on whole vectors; the tail of an array is padded with zeros.
+
+#include <ATen/native/cpu/LeluVec.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+using at::native::LeluElementOps;
+using at::vec::Vectorized;
+
+bool big_endian() {
+  const uint16_t one = 1;
+  unsigned char first = 0;
+  std::memcpy(&first, &one, 1);
+  return first == 0;
+}
+
+template <typename T>
+void swap_bytes(std::vector<T>& values) {
+  if (!big_endian()) {
+    return;
+  }
+  for (auto& v : values) {
+    unsigned char bytes[sizeof(T)];
+    std::memcpy(bytes, &v, sizeof(T));
+    for (size_t i = 0; i < sizeof(T) / 2; ++i) {
+      std::swap(bytes[i], bytes[sizeof(T) - 1 - i]);
+    }
+    std::memcpy(&v, bytes, sizeof(T));
+  }
+}
+
+template <typename T>
+bool read_values(std::FILE* f, std::vector<T>& values, uint64_t n) {
+  values.resize(n);
+  if (std::fread(values.data(), sizeof(T), n, f) != n) {
+    return false;
+  }
+  swap_bytes(values);
+  return true;
+}
+
+template <typename T>
+bool write_values(std::FILE* f, std::vector<T> values, uint64_t n) {
+  values.resize(n);
+  swap_bytes(values);
+  return std::fwrite(values.data(), sizeof(T), n, f) == n;
+}
+
+template <typename T>
+bool run_dtype(std::FILE* in, std::FILE* out) {
+  using Ops = LeluElementOps<T>;
+  using Vec = Vectorized<T>;
+  std::vector<uint64_t> count;
+  if (!read_values(in, count, 1)) {
+    return false;
+  }
+  const uint64_t n = count[0];
+  std::vector<T> x;
+  std::vector<T> grad;
+  if (!read_values(in, x, n) || !read_values(in, grad, n)) {
+    return false;
+  }
+  const uint64_t padded = (n + Vec::size() - 1) / Vec::size() * Vec::size();
+  x.resize(padded, T(0));
+  grad.resize(padded, T(0));
+  std::vector<T> fwd_vec(padded);
+  std::vector<T> fwd_scalar(padded);
+  std::vector<T> bwd_vec(padded);
+  std::vector<T> bwd_scalar(padded);
+  for (uint64_t i = 0; i < padded; i += Vec::size()) {
+    const Vec xv = Vec::loadu(x.data() + i);
+    const Vec gv = Vec::loadu(grad.data() + i);
+    Ops::forward(xv).store(fwd_vec.data() + i);
+    Ops::backward(gv, xv).store(bwd_vec.data() + i);
+  }
+  for (uint64_t i = 0; i < padded; ++i) {
+    fwd_scalar[i] = Ops::forward(x[i]);
+    bwd_scalar[i] = Ops::backward(grad[i], x[i]);
+  }
+  return write_values(out, fwd_vec, n) && write_values(out, fwd_scalar, n) &&
+      write_values(out, bwd_vec, n) && write_values(out, bwd_scalar, n);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s INPUT OUTPUT\n", argv[0]);
+    return 2;
+  }
+  std::FILE* in = std::fopen(argv[1], "rb");
+  std::FILE* out = std::fopen(argv[2], "wb");
+  if (in == nullptr || out == nullptr) {
+    std::fprintf(stderr, "cannot open %s or %s\n", argv[1], argv[2]);
+    return 2;
+  }
+  const bool ok = run_dtype<float>(in, out) && run_dtype<double>(in, out) &&
+      run_dtype<c10::BFloat16>(in, out) && run_dtype<c10::Half>(in, out);
+  std::fclose(in);
+  if (std::fclose(out) != 0 || !ok) {
+    std::fprintf(stderr, "reading %s or writing %s failed\n", argv[1], argv[2]);
+    return 1;
+  }
+  return 0;
+}
