@@ -586,6 +586,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--publish", action="store_true",
                         help="also write BENCHMARKS.md and docs/benchmarks/*.png from this run")
     parser.add_argument("--seed", type=int, default=0, help="seed of the round order")
+    parser.add_argument("--capabilities", action="store_true",
+                        help="instead: kernel time / F.silu's per x86 CPU capability, a process each "
+                             "(`tools/lelu bench --capabilities --help`)")
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="measure nothing: write the report (and with --publish BENCHMARKS.md) again from "
                         "the results.json of an earlier run, e.g. docs/benchmarks/results.json")
@@ -615,6 +618,10 @@ def configs(args: argparse.Namespace) -> list[Config]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if "--capabilities" in (sys.argv[1:] if argv is None else argv):
+        from lelu_tools import bench_capabilities
+
+        return bench_capabilities.main(list(sys.argv[1:] if argv is None else argv))
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.render is not None:
         return render_saved(args.render, args.out, args.publish)
@@ -685,9 +692,14 @@ def render_saved(results_json: Path, out: Path, publish_it: bool) -> int:
 
 
 def publish(report: dict[str, Any]) -> None:
-    """BENCHMARKS.md at the repository root and its images under docs/benchmarks/."""
-    publish_report(REPO / "BENCHMARKS.md", "LELU benchmarks", "tools/lelu bench --publish",
-                   "LELU's CPU kernel next to its peers", render_markdown(report, "docs/benchmarks") + "\n",
+    """BENCHMARKS.md at the repository root and its images under docs/benchmarks/; its CPU
+    capabilities section (`tools/lelu bench --capabilities --publish`) is kept."""
+    from lelu_tools.bench_capabilities import kept_section
+
+    document = REPO / "BENCHMARKS.md"
+    section = kept_section(document)
+    publish_report(document, "LELU benchmarks", "tools/lelu bench --publish",
+                   "LELU's CPU kernel next to its peers", render_markdown(report, "docs/benchmarks") + "\n" + section,
                    [Path(image) for image in report["images"]], DOCS)
     (DOCS / "results.json").write_text(json.dumps(report, separators=(",", ":")) + "\n")
     print(f"[bench] wrote {REPO / 'BENCHMARKS.md'} and {len(report['images'])} images in {DOCS}")
