@@ -124,3 +124,18 @@ series.toml is not valid:
   patch 1 ([ATen] Add lelu and more and more and more and more and more and more and more and more): subject is 87 characters, at most 72 are allowed
   patch 2 ([nn] Add F.lelu) insert 1: fragment fragments/nope.py does not exist""",  # noqa: E501
         )
+
+    def test_test_plan_names_only_upstream_commands(self) -> None:
+        manifest = tiny.MANIFEST.replace("  run it\n", "  python test/test_ops.py -k lelu\n  tools/lelu test -k api\n")
+        with self.assertRaises(ManifestError) as caught:
+            tiny.make(self.root, {"series.toml": manifest})
+        self.assertExpectedInline(
+            str(caught.exception),
+            """\
+series.toml is not valid:
+  patch 1 ([ATen] Add lelu): its Test Plan names a tool outside PyTorch ('tools/lelu test -k api'); name the upstream commands a reviewer runs in a PyTorch checkout (tools/lelu belongs in the cover letter)""",  # noqa: E501
+        )
+        # outside the Test Plan (the message's prose) the name is allowed
+        prose = tiny.MANIFEST.replace("Add the op.\n", "Add the op (see tools/lelu).\n")
+        tiny.make(self.root, {"series.toml": prose})
+

@@ -125,6 +125,11 @@ def _int(table: dict[str, Any], key: str, where: str, problems: list[str], defau
     return value
 
 
+# The Test Plan of a patch names commands a PyTorch checkout has; this repository's tools do not count.
+TEST_PLAN = re.compile(r"^Test Plan\b", re.MULTILINE)
+NOT_IN_PYTORCH = re.compile(r"\btools/lelu\b|\blelu_tools\b|\.ci/(run|quick)\b")
+
+
 def _exists(root: Path, path: str, what: str, where: str, problems: list[str]) -> None:
     if path and not (root / path).is_file():
         problems.append(f"{where}: {what} {path} does not exist")
@@ -141,6 +146,15 @@ def _check_body(body: str, where: str, problems: list[str]) -> None:
     for line in body.splitlines():
         if DIFF_START.match(line):
             problems.append(f"{where}: body line {line!r} would be read as the start of the diff")
+    plan = TEST_PLAN.search(body)
+    if plan is None:
+        return
+    for line in body[plan.start():].splitlines():
+        if NOT_IN_PYTORCH.search(line):
+            problems.append(
+                f"{where}: its Test Plan names a tool outside PyTorch ({line.strip()!r}); name the upstream "
+                "commands a reviewer runs in a PyTorch checkout (tools/lelu belongs in the cover letter)"
+            )
 
 
 def load_upstream(root: Path, source: str) -> Upstream:
