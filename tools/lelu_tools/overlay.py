@@ -408,6 +408,11 @@ def _exec_py(args: list[str]) -> int:
     return subprocess.run([str(PY), *args], env=env, cwd=REPO).returncode
 
 
+def run_lint(args: list[str]) -> int:
+    ensure_venv()  # the linters, not the build
+    return _exec_py(["-m", "lelu_tools.lint", *args])
+
+
 def run_python(args: list[str]) -> int:
     ensure()
     return _exec_py(args)
