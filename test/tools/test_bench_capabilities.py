@@ -3,6 +3,7 @@ itself is the benchmark's, never a test's)."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,14 @@ class TestPublish(TestCase):
             # what bench --publish writes: its own report, then the kept section
             doc.write_text("# LELU benchmarks\n\na new main report\n" + kept)
             self.assertEqual(bc.kept_section(doc), kept)
+
+    def test_figures_of_other_kernel_sources_are_not_published(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = Path(tmp) / "capabilities.json"
+            stale = dict(report([row("avx2", "float32", "fwd", 1.0)]), kernel="0123456789abcdef")
+            saved.write_text(json.dumps(stale))
+            before = (bc.REPO / "BENCHMARKS.md").read_text()
+            code = bc.main(["--capabilities", "--render", str(saved), "--out", tmp, "--publish"])
+            self.assertEqual(code, 1)
+            self.assertEqual((bc.REPO / "BENCHMARKS.md").read_text(), before)
+            self.assertNotEqual(bc.kernel_digest(), "0123456789abcdef")

@@ -15,6 +15,7 @@ and capabilities.md; `--publish` puts the table into BENCHMARKS.md, between the 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -46,6 +47,15 @@ def target(capability: str, dtype: str, direction: str) -> float | None:
     if dtype in ("float32", "bfloat16"):
         return 1.10 if direction == "fwd" else 1.20
     return None
+
+
+def kernel_digest() -> str:
+    """A digest of the series' native sources: a report says which kernel it measured."""
+    h = hashlib.sha256()
+    for path in sorted((REPO / "aten_native").rglob("*")):
+        if path.is_file():
+            h.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def runnable(capability: str) -> bool:
@@ -195,7 +205,7 @@ def main(argv: Sequence[str]) -> int:
         report = json.loads(args.render.read_text())
     else:
         report = {"machine": machine_info(), "command": "tools/lelu bench " + " ".join(argv),
-                  "rounds": args.rounds, "rows": [], "not_run": []}
+                  "rounds": args.rounds, "rows": [], "not_run": [], "kernel": kernel_digest()}
         for capability in CAPABILITIES:
             if not runnable(capability):
                 report["not_run"].append(capability.upper())
@@ -214,6 +224,10 @@ def main(argv: Sequence[str]) -> int:
     (args.out / "capabilities.json").write_text(json.dumps(report, indent=1))
     (args.out / "capabilities.md").write_text("# LELU kernel time per CPU capability\n\n" + markdown)
     if args.publish:
+        if report.get("kernel") != kernel_digest():
+            print(f"error: not published: these figures were measured with other kernel sources "
+                  f"(digest {report.get('kernel')}, now {kernel_digest()}); measure again", file=sys.stderr)
+            return 1
         publish(markdown)
     print(markdown)
     return 0
