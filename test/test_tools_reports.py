@@ -139,3 +139,13 @@ def test_accuracy_measures_kernel_and_peers(tmp_path: Path) -> None:
     assert (tmp_path / "accuracy.png").read_bytes()[:8] == PNG_MAGIC
     markdown = (tmp_path / "report.md").read_text()
     assert "| F.lelu | float32 grid [-20, 20] |" in markdown and "| lelu_backward | bfloat16 every value |" in markdown
+
+
+def test_accuracy_measures_the_compiled_path_against_the_kernels_bounds() -> None:
+    x = np.linspace(-3, 3, 101, dtype=np.float32).astype(np.float64)
+    stats, err = accuracy.measure("compiled F.lelu", "tiny grid", torch.float32, x)
+    assert stats.bound == accuracy.FORWARD_MAX_ULP and stats.ok is not None
+    assert err.shape == x.shape and stats.max_ulp < 10
+    stats, _ = accuracy.measure("compiled lelu_backward", "tiny grid", torch.float64, x)
+    assert stats.bound == accuracy.BACKWARD_MAX_ULP
+
