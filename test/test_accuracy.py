@@ -51,6 +51,8 @@ from lelu_reference import (
     worst,
 )
 
+from lelu_tools.overlay import missing_cpu_flags
+
 FORWARD_MAX_ULP = 3.0
 BACKWARD_MAX_ULP = 4.0
 NEAR_X0 = 0.01
@@ -448,17 +450,6 @@ INT_VIEW = {
 }
 
 
-def cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
 def capability_inputs(size: int = 100_003) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per dtype: x (varied values, special values at every lane offset) and a grad_output."""
     rng = np.random.default_rng(6)
@@ -512,7 +503,7 @@ def capability_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
     torch.save(capability_inputs(), inputs_path)
     runs = {}
     for capability in CAPABILITIES:
-        if capability == "avx512" and "avx512f" not in cpu_flags():
+        if missing_cpu_flags(capability):
             continue
         runs[capability] = run_capability(capability, inputs_path, tmp / f"{capability}.pt")
     return runs
@@ -531,8 +522,8 @@ def same_bits_as_reference(capability: str, key: str) -> bool:
 def test_capability_matches_reference_and_threads(
     capability: str, capability_runs: dict[str, dict[str, torch.Tensor]]
 ) -> None:
-    if capability == "avx512" and "avx512f" not in cpu_flags():
-        pytest.skip("this CPU has no avx512f (per /proc/cpuinfo): the AVX512 kernel cannot run here")
+    if missing_cpu_flags(capability):
+        pytest.skip(f"this CPU lacks {missing_cpu_flags(capability)} (per /proc/cpuinfo): no {capability} kernel here")
     outputs = capability_runs[capability]
     reference = capability_runs[FMA_REFERENCE]
     assert set(outputs) == set(reference)
@@ -586,6 +577,8 @@ ACCURACY_RUN_ENV = "LELU_ACCURACY_CAPABILITY"
 def test_accuracy_under_capability(capability: str) -> None:
     """The accuracy tests of this file (forward, backward, reduced types exhaustively, special
     values) again, in a process whose kernels are those of `capability`."""
+    if missing_cpu_flags(capability):
+        pytest.skip(f"this CPU lacks {missing_cpu_flags(capability)} (per /proc/cpuinfo): no {capability} kernel here")
     env = dict(os.environ, ATEN_CPU_CAPABILITY=capability, **{ACCURACY_RUN_ENV: CAPABILITIES[capability]})
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,

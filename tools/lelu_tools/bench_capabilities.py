@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from lelu_tools.bench import DEFAULT_OUT, REPO, Peer, machine_info, measure
+from lelu_tools.overlay import missing_cpu_flags
 
 CAPABILITIES = ("default", "avx2", "avx512")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
@@ -56,20 +57,6 @@ def kernel_digest() -> str:
         if path.is_file():
             h.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
-
-
-def runnable(capability: str) -> bool:
-    need = {"avx2": {"avx2", "fma"}, "avx512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"}}.get(capability, set())
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return capability == "default"
-    flags: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            break
-    return need <= flags
 
 
 def kernel_peers(x: torch.Tensor, g: torch.Tensor) -> list[Peer]:
@@ -207,7 +194,7 @@ def main(argv: Sequence[str]) -> int:
         report = {"machine": machine_info(), "command": "tools/lelu bench " + " ".join(argv),
                   "rounds": args.rounds, "rows": [], "not_run": [], "kernel": kernel_digest()}
         for capability in CAPABILITIES:
-            if not runnable(capability):
+            if missing_cpu_flags(capability):
                 report["not_run"].append(capability.upper())
                 continue
             cmd = [sys.executable, "-m", "lelu_tools.bench", "--capabilities", "--child", capability,

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .common import REPO_ROOT, LeluError, rel
-from .overlay import CAPABILITIES
+from .overlay import CAPABILITIES, missing_cpu_flags
 
 OUT = REPO_ROOT / "build" / "cross"
 NATIVE_SRC = REPO_ROOT / "aten_native" / "aten/src"
@@ -347,24 +347,11 @@ def compile_target(target: Target, include: Path, sleef: list[str]) -> tuple[str
     return "", binary
 
 
-def cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def runnable_here(target: Target) -> str:
     """Why a native x86 target cannot run on this CPU, or ''."""
-    flags = cpu_flags()
     if target.run or target.platform != "x86-64":
         return ""
-    need = {"AVX2": {"avx2", "fma"}, "AVX512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"}}.get(
-        target.capability, set())
-    lacking = sorted(need - flags)
+    lacking = missing_cpu_flags(target.capability)
     return f"this CPU lacks {', '.join(lacking)}" if lacking else ""
 
 

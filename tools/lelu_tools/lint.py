@@ -156,7 +156,7 @@ def native_functions(text: str) -> list[Finding]:
     return [Finding("nativefunctions", NATIVE_FUNCTIONS, 1, "round trip changes the end of the file")]
 
 
-def lint(out: io.TextIOBase | None = None) -> list[Finding]:
+def lint() -> list[Finding]:
     from .manifest import load_series
     from .pin import WheelPin, wheel_path
     from .series import postimages
@@ -185,11 +185,10 @@ def lint(out: io.TextIOBase | None = None) -> list[Finding]:
     counts = (f"{sum(1 for v in cpp.values() if v is None)} new C++ files, "
               f"{sum(1 for v in cpp.values() if v is not None)} patched C++ headers, "
               f"{len(python)} patched Python files, native_functions.yaml")
-    stream = out or sys.stdout
     for finding in findings:
-        print(finding, file=stream)
+        print(finding)
     print(f"lint: {len(findings)} finding(s) on the series' lines ({counts}; clang-format, ruff, flake8, "
-          "nativefunctions with PyTorch's configuration, tools/lint/UPSTREAM.toml)", file=stream)
+          "nativefunctions with PyTorch's configuration, tools/lint/UPSTREAM.toml)")
     return findings
 
 

@@ -58,6 +58,28 @@ CAPABILITIES: dict[str, list[str]] = {
 }
 
 
+# /proc/cpuinfo flags a CPU needs for ATen to run each x86 capability's kernels
+# (ATEN_CPU_CAPABILITY cannot raise the capability beyond what the CPU has).
+CPU_FLAGS_NEEDED: dict[str, set[str]] = {
+    "DEFAULT": set(),
+    "AVX2": {"avx2", "fma"},
+    "AVX512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"},
+}
+
+
+def missing_cpu_flags(capability: str) -> list[str]:
+    """The flags this CPU lacks to run `capability` (DEFAULT, AVX2, AVX512; any case); [] if none."""
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    return sorted(CPU_FLAGS_NEEDED[capability.upper()] - flags)
+
+
 def say(msg: str) -> None:
     print(f"[overlay] {msg}", flush=True)
 
