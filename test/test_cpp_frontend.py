@@ -26,8 +26,11 @@ COMPILE_SECONDS = 120  # a loaded 2-core machine takes about 35 s
 
 
 def _build(out: Path) -> Path:
-    torch_dir = Path(torch.__file__).resolve().parent
-    native = torch_dir.parent / "lelu_overlay" / overlay.NATIVE_LIB
+    import lelu_overlay  # type: ignore[import-not-found, unused-ignore]
+
+    # (not resolved: under `tools/lelu --torch` the package is a tree of links to another torch)
+    torch_dir = Path(torch.__file__).absolute().parent
+    native = Path(lelu_overlay.__file__).absolute().parent / overlay.NATIVE_LIB
     assert native.is_file(), f"{native} is missing: run `tools/lelu build`"
     compiler = shutil.which("c++")
     assert compiler is not None, "no C++ compiler (c++) on PATH"

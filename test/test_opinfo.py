@@ -405,8 +405,8 @@ class TestLeluModuleInfo(TestCase):
         self.assertEqual(set(module_info.supported_dtypes(device)), {torch.float32, torch.float64})
 
 
-instantiate_device_type_tests(TestLeluOpInfo, globals(), only_for="cpu")
-instantiate_device_type_tests(TestLeluModuleInfo, globals(), only_for="cpu")
+instantiate_device_type_tests(TestLeluOpInfo, globals(), only_for=("cpu", "cuda"))
+instantiate_device_type_tests(TestLeluModuleInfo, globals(), only_for=("cpu", "cuda"))
 
 
 def test_instantiated_tests_exist() -> None:

@@ -51,6 +51,7 @@ from lelu_reference import (
     ulp_error,
 )
 
+from lelu_tools import gpu_bench
 from lelu_tools.reports import publish_report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -503,12 +504,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="report folder (default: build/reports/accuracy)")
     parser.add_argument("--publish", action="store_true",
                         help="also write ACCURACY.md and docs/accuracy/ from this run")
+    parser.add_argument("--render", type=Path, metavar="GPU_ACCURACY_JSON",
+                        help="measure nothing: the GPU section (with --publish, of ACCURACY.md) from "
+                        "`tools/lelu gpu-check`'s gpu-accuracy.json")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.render is not None:
+        return gpu_bench.render_file(args.render, args.out, REPO / "ACCURACY.md" if args.publish else None)
     if not hasattr(F, "lelu"):
         print("error: this torch has no F.lelu: run through `tools/lelu accuracy` (the overlay)", file=sys.stderr)
         return 1
@@ -560,7 +566,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def publish(markdown: str, image: Path | None) -> None:
     """ACCURACY.md at the repository root and its plot under docs/accuracy/."""
     publish_report(REPO / "ACCURACY.md", "LELU accuracy", "tools/lelu accuracy --publish",
-                   "The ULP error of lelu, its derivatives and its peers", markdown,
+                   "The ULP error of lelu, its derivatives and its peers",
+                   markdown + gpu_bench.kept_section(REPO / "ACCURACY.md"),
                    [] if image is None else [image], DOCS)
     print(f"[accuracy] wrote {REPO / 'ACCURACY.md'}" + (f" and {DOCS / image.name}" if image else ""))
 

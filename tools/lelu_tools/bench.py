@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lelu_tools import gpu_bench
 from lelu_tools.reports import publish_report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -591,7 +592,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "(`tools/lelu bench --capabilities --help`)")
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="measure nothing: write the report (and with --publish BENCHMARKS.md) again from "
-                        "the results.json of an earlier run, e.g. docs/benchmarks/results.json")
+                        "the results.json of an earlier run, e.g. docs/benchmarks/results.json; or the GPU section "
+                        "from `tools/lelu gpu-check`'s gpu-bench.json")
     args = parser.parse_args(argv)
     quick = args.quick
     args.dtypes = args.dtypes or (["float32", "bfloat16"] if quick else list(DTYPES))
@@ -624,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_capabilities.main(list(sys.argv[1:] if argv is None else argv))
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.render is not None:
+        if gpu_bench.is_gpu_report(args.render):  # from `tools/lelu gpu-check`
+            return gpu_bench.render_file(args.render, args.out, REPO / "BENCHMARKS.md" if args.publish else None)
         return render_saved(args.render, args.out, args.publish)
     if not hasattr(F, "lelu"):
         print("error: this torch has no F.lelu: run through `tools/lelu bench` (the overlay)", file=sys.stderr)
@@ -693,13 +697,15 @@ def render_saved(results_json: Path, out: Path, publish_it: bool) -> int:
 
 def publish(report: dict[str, Any]) -> None:
     """BENCHMARKS.md at the repository root and its images under docs/benchmarks/; its CPU
-    capabilities section (`tools/lelu bench --capabilities --publish`) is kept."""
+    capabilities section (`tools/lelu bench --capabilities --publish`) and its GPU section
+    (`tools/lelu bench --render <gpu-check's gpu-bench.json> --publish`) are kept."""
     from lelu_tools.bench_capabilities import kept_section
 
     document = REPO / "BENCHMARKS.md"
     section = kept_section(document)
     publish_report(document, "LELU benchmarks", "tools/lelu bench --publish",
-                   "LELU's CPU kernel next to its peers", render_markdown(report, "docs/benchmarks") + "\n" + section,
+                   "LELU's CPU kernel next to its peers",
+                   render_markdown(report, "docs/benchmarks") + "\n" + section + gpu_bench.kept_section(document),
                    [Path(image) for image in report["images"]], DOCS)
     (DOCS / "results.json").write_text(json.dumps(report, separators=(",", ":")) + "\n")
     print(f"[bench] wrote {REPO / 'BENCHMARKS.md'} and {len(report['images'])} images in {DOCS}")

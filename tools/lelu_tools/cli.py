@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .common import REPO_ROOT, LeluError
 
@@ -60,19 +61,30 @@ def _docs(args: argparse.Namespace) -> int:
     return run(out.resolve())
 
 
-def _overlay(command: str, rest: list[str]) -> int:
-    try:
-        overlay = importlib.import_module("lelu_tools.overlay")
-    except ModuleNotFoundError as err:
-        if err.name != "lelu_tools.overlay":
-            raise
-        raise LeluError(f"`tools/lelu {command}` needs tools/lelu_tools/overlay.py, which is not there yet") from None
-    run: Callable[[list[str]], int] = getattr(overlay, f"run_{command}")
-    return run(rest)
+def _overlay(command: str, rest: list[str], torch_python: str | None) -> int:
+    overlay = importlib.import_module("lelu_tools.overlay")  # (sys.modules first: the tests replace it)
+    target = overlay.PINNED if torch_python is None else overlay.torch_target(torch_python)[0]
+    run: Callable[[list[str], Any], int] = getattr(overlay, f"run_{command}")
+    return run(rest, target)
+
+
+def _split_torch(args: list[str]) -> tuple[str | None, list[str]]:
+    """`--torch PYTHON` (or `--torch=PYTHON`) in front of an overlay command: (PYTHON, the rest)."""
+    if args and args[0].startswith("--torch="):
+        return args[0].removeprefix("--torch="), args[1:]
+    if args and args[0] == "--torch":
+        if len(args) < 2 or args[1].startswith("-"):
+            raise LeluError("--torch needs the interpreter whose torch to build on: tools/lelu --torch PYTHON COMMAND")
+        return args[1], args[2:]
+    return None, args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tools/lelu", description="Tools for the LELU patch series.")
+    parser = argparse.ArgumentParser(
+        prog="tools/lelu", description="Tools for the LELU patch series.",
+        epilog="--torch PYTHON, before an overlay command (build, demo, test, python, bench, accuracy, train), builds "
+        "and runs the overlay on the torch that interpreter imports (torch 2.11-2.13, CPU or CUDA) instead of the "
+        "pinned wheel; PYTHON's environment is not modified.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     patches = commands.add_parser("patches", help="regenerate patches/ from series.toml (--check: verify it)")
     patches.add_argument(
@@ -98,11 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", type=Path, default=REPO_ROOT / "build/docs",
                       help="where the Sphinx project and its HTML (OUT/html) go (default: build/docs)")
     docs.set_defaults(run=_docs)
-    from . import apply, cross_check, wheel
+    from . import apply, cross_check, gpu_check, wheel
 
     apply.register(commands)  # apply, branch
     wheel.register(commands)  # build-wheel
     cross_check.register(commands)  # cross-check
+    gpu_check.register(commands)  # gpu-check
     for name, text in OVERLAY_COMMANDS.items():
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("rest", nargs=argparse.REMAINDER, help="passed through")
@@ -112,9 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        torch_python, args = _split_torch(args)
         if args and args[0] in OVERLAY_COMMANDS:
             # Not through argparse: it would take `-k`, `-x`, `-c`, `-h` for its own options.
-            return _overlay(args[0], args[1:])
+            return _overlay(args[0], args[1:], torch_python)
+        if torch_python is not None:
+            raise LeluError(f"--torch goes with an overlay command ({', '.join(OVERLAY_COMMANDS)}), "
+                            f"not with {args[0] if args else 'nothing'}")
         parsed = build_parser().parse_args(args)
         code: int = parsed.run(parsed)
         return code

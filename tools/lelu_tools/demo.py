@@ -1,6 +1,7 @@
-"""`tools/lelu demo`: LELU working inside the stock torch 2.13.0, shown in a few lines.
+"""`tools/lelu demo`: LELU working inside a stock torch (the pinned 2.13.0, or --torch's), in a few lines.
 
-Runs in the overlay's virtual environment (torch with the series applied and built).
+Runs in the overlay's virtual environment (torch with the series applied and built); its first
+line names the torch and the CUDA it runs on.
 """
 
 from __future__ import annotations
@@ -109,12 +110,39 @@ def show_timing() -> None:
     print(f"  F.lelu {lelu_t * 1e3:.3f} ms, F.silu {silu_t * 1e3:.3f} ms, x*sigmoid(k*x) {comp_t * 1e3:.3f} ms")
 
 
+def torch_line() -> str:
+    """The torch and CUDA this runs on, e.g. `torch 2.11.0+cu130 (git 70d99e998b49), CUDA 13.0: no GPU`."""
+    if torch.version.cuda is None:
+        cuda = "CPU build"
+    elif torch.cuda.is_available():
+        cuda = f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name()}"
+    else:
+        cuda = f"CUDA {torch.version.cuda}: no GPU visible"
+    return f"torch {torch.__version__} (git {torch.version.git_version[:12]}), {cuda}, with the LELU series"
+
+
+def show_cuda() -> None:
+    if not torch.cuda.is_available():
+        return
+    print("\nCUDA: F.lelu and its gradient on the GPU next to the CPU kernel, 2^20 float32 and float64 values")
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(1 << 20, dtype=dtype) * 8
+        xc = x.cuda().requires_grad_()
+        y = F.lelu(xc)  # type: ignore[attr-defined, unused-ignore]
+        (g,) = torch.autograd.grad(y.sum(), xc)
+        same_y = torch.equal(y.detach().cpu(), F.lelu(x))  # type: ignore[attr-defined, unused-ignore]
+        same_g = torch.equal(g.cpu(), torch.ops.aten.lelu_backward(torch.ones_like(x), x))
+        print(f"  {str(dtype).removeprefix('torch.')}: forward {'same bits' if same_y else 'DIFFERENT'}, "
+              f"backward {'same bits' if same_g else 'DIFFERENT'}")
+
+
 def main() -> None:
-    print(f"torch {torch.__version__} (git {torch.version.git_version[:12]}) with the LELU series\n")
+    print(torch_line() + "\n")
     show_values()
     show_special_values()
     show_gradient()
     show_module()
+    show_cuda()
     show_timing()
 
 

@@ -166,16 +166,16 @@ def _check_excerpt_context(state: _State, names: list[str], files: dict[str, byt
                 )
 
 
-def postimages(series: Series, pin: PinSource) -> dict[str, tuple[str, str]]:
+def postimages(series: Series, pin: PinSource, *, where: str = "the pinned files") -> dict[str, tuple[str, str]]:
     """path -> (text before the series, text after it) for every upstream file the series changes
-    that the wheel ships, and ("", text) for every new file."""
+    that the wheel ships, and ("", text) for every new file; `where` names `pin` in errors."""
     base = preimages(series, pin)
     state = _State(dict(base), {})
     problems: list[str] = []
     for number, patch in enumerate(series.patches, 1):
         _apply_patch(state, series.root, patch, f"patch {number:04d} {patch.subject}", problems)
     if problems:
-        raise AnchorsMissing(problems, "the pinned files")
+        raise AnchorsMissing(problems, where)
     shipped = {path for path in base if path not in series.upstreams}
     out = {path: (base[path], state.texts[path]) for path in sorted(shipped)}
     out.update({path: ("", state.texts[path]) for path in series.new_files()})
