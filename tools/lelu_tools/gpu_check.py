@@ -35,8 +35,8 @@ DEFAULT_PYTHON = "/opt/torch/.venv/bin/python3"  # the device machine's torch (t
 DEFAULT_OUT = REPO_ROOT / "build" / "gpu-check"
 WHEELHOUSE = REPO_ROOT / "build" / "wheelhouse"
 LELU = str(REPO_ROOT / "tools" / "lelu")
-# What the device machine lacks of the overlay's core requirements, fetched for its Python.
-WHEEL_PLATFORM = "manylinux2014_x86_64"
+# The platforms of the wheels fetched for a machine without network (x86-64 Linux, glibc >= 2.28).
+WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 _GPU_PROBE = ("import json, torch; ok = torch.cuda.is_available(); print(json.dumps({'torch': torch.__version__, "
               "'cuda': torch.version.cuda, 'gpu': ok, 'name': torch.cuda.get_device_name(0) if ok else None, "
@@ -134,7 +134,7 @@ def download_wheels(python_version: str) -> int:
 
     pinned = _requirements(REPO_ROOT / "tools" / "requirements-overlay.txt")
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version",
-           python_version, "--platform", WHEEL_PLATFORM, "-d", str(WHEELHOUSE), *(pinned[n] for n in CORE)]
+           python_version, *(f for p in WHEEL_PLATFORMS for f in ("--platform", p)), "-d", str(WHEELHOUSE), *(pinned[n] for n in CORE)]
     done = subprocess.run(cmd)
     if done.returncode == 0:
         total = sum(f.stat().st_size for f in WHEELHOUSE.iterdir())

@@ -337,7 +337,7 @@ def ensure_codegen(t: Target, force: bool) -> None:
     key = _sha(*(p.read_bytes() for p in inputs))
     if not force and t.gen.exists() and t.stamp_ok("codegen", key):
         return
-    say(f"generating the new operators' ATen, autograd and Python binding code with {t.label}'s torchgen")
+    say(f"generating the new operators' ATen, autograd and Python binding code with the torchgen of {t.label}")
     env = dict(os.environ, PYTHONPATH=str(REPO / "tools"))
     r = subprocess.run([str(t.py), "-m", "lelu_tools.codegen", str(t.patched), str(t.gen), *OP_PREFIXES],
                        env=env, capture_output=True, text=True)
