@@ -6,12 +6,16 @@ ATen pointwise ops, so its contract is looser than the kernel's (LeluMath.h): it
 the backend (Sleef in Inductor's vectorized CPU code, libm in eager) instead of the kernel's own
 polynomial.  Its tolerances, measured by these checks:
 
-* forward, float32 and float64: <= FORWARD_MAX_ULP of the mpmath / float64 reference everywhere,
-  including the float32 underflow band [-60, -40] (no premature zero), and within
-  FORWARD_VS_KERNEL_ULP of the ATen kernel;
+* forward: <= FORWARD_MAX_ULP of the mpmath / float64 reference everywhere, including the
+  float32 underflow band [-60, -40] (no premature zero), and within FORWARD_VS_KERNEL_ULP of
+  the ATen kernel; float32 is evaluated in float64 and rounded once, so it is correctly rounded
+  but for float64's own error (0.5 ULP and a hair);
 * backward (grad 1): <= BACKWARD_MAX_ULP except within NEAR_X0 of x0, the zero of lelu', where
   the absolute error is <= NEAR_X0_ABS; within BACKWARD_VS_KERNEL_ULP of the kernel there;
 * float16 and bfloat16 (computed in float, rounded once): within 1 ULP of the kernel.
+
+float64 keeps the backend's exp (Sleef's, up to 1 ULP, in Inductor) and four roundings after
+it: `tools/lelu accuracy` measures its largest errors on denser and random inputs (ACCURACY.md).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import numpy as np
 import torch
 from lelu_reference import X0, dd_reference, f64_dlelu, f64_lelu, float32_range, random_every_exponent, ulp_error, worst
 
-FORWARD_MAX_ULP = 3.5
+FORWARD_MAX_ULP = {torch.float32: 0.5001, torch.float64: 3.5}
 FORWARD_VS_KERNEL_ULP = 4.0
-BACKWARD_MAX_ULP = 6.0
+BACKWARD_MAX_ULP = {torch.float32: 0.5001, torch.float64: 4.0}
 BACKWARD_VS_KERNEL_ULP = 7.0
-NEAR_X0 = 0.05
+NEAR_X0 = 0.01
 NEAR_X0_ABS = {torch.float32: 2e-8, torch.float64: 4e-17}
 REDUCED_VS_KERNEL_ULP = 1.0
 
@@ -40,12 +44,12 @@ Backward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def float32_inputs() -> np.ndarray:
     """float32 values (as float64): a grid of [-20, 20], every 3rd float32 of the underflow band
-    [-60, -40], every float32 within NEAR_X0 of x0, random values of every exponent, large ones."""
+    [-60, -40], every float32 within 0.05 of x0, random values of every exponent, large ones."""
     return np.concatenate(
         [
             np.linspace(-20, 20, 200_001, dtype=np.float32),
             float32_range(-60.0, -40.0, step=3),
-            float32_range(X0 - NEAR_X0, X0 + NEAR_X0),
+            float32_range(X0 - 0.05, X0 + 0.05),
             random_every_exponent(torch.float32, per_exponent=64, seed=11).astype(np.float32),
             np.array([40.0, 59.0, 64.0, 65.0, 1e3, 3e38, -64.0, -65.0, -1e3, -3e38], dtype=np.float32),
         ]
@@ -61,7 +65,8 @@ def float64_inputs() -> np.ndarray:
             np.linspace(-20, 20, 4001) + rng.uniform(-1e-3, 1e-3, 4001),
             np.linspace(-425, -360, 1301) + rng.uniform(-0.02, 0.02, 1301),
             np.linspace(-62, -38, 501) + rng.uniform(-0.02, 0.02, 501),
-            X0 + np.linspace(-NEAR_X0, NEAR_X0, 401),
+            X0 + np.linspace(-0.05, 0.05, 401),
+            X0 + rng.uniform(-0.3, 0.3, 2000),
             random_every_exponent(torch.float64, per_exponent=2, seed=13),
             np.array([429.0, 430.0, 431.0, 1e300, -429.0, -430.0, -431.0, -1e300]),
         ]
@@ -85,7 +90,7 @@ def check_forward(lelu: Forward, dtype: torch.dtype) -> None:
     assert y.dtype == dtype and y.shape == x.shape
     hi, lo = reference("lelu", x64, dtype)
     err = ulp_error(y, hi, dtype, lo)
-    assert err.max() <= FORWARD_MAX_ULP, worst(err, x64)
+    assert err.max() <= FORWARD_MAX_ULP[dtype], worst(err, x64)
     vs_kernel = ulp_error(y, torch.ops.aten.lelu(x).double().numpy(), dtype)
     assert vs_kernel.max() <= FORWARD_VS_KERNEL_ULP, worst(vs_kernel, x64)
     if dtype == torch.float32:
@@ -101,7 +106,7 @@ def check_backward(lelu_backward: Backward, dtype: torch.dtype) -> None:
     hi, lo = reference("dlelu", x64, dtype)
     near = np.abs(x64 - X0) < NEAR_X0
     err = ulp_error(grad, hi, dtype, lo)
-    assert err[~near].max() <= BACKWARD_MAX_ULP, worst(err[~near], x64[~near])
+    assert err[~near].max() <= BACKWARD_MAX_ULP[dtype], worst(err[~near], x64[~near])
     abs_err = np.abs(grad.double().numpy()[near] - (hi if lo is None else hi + lo)[near])
     assert abs_err.max() <= NEAR_X0_ABS[dtype], worst(abs_err / NEAR_X0_ABS[dtype], x64[near])
     kernel = torch.ops.aten.lelu_backward(torch.ones_like(x), x).double().numpy()

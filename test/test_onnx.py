@@ -124,7 +124,8 @@ def dynamo_model() -> onnx.ModelProto:
 def test_dynamo_exporter_decomposes(dynamo_model: onnx.ModelProto) -> None:
     onnx.checker.check_model(dynamo_model)
     ops = set(op_types(dynamo_model))
-    assert {"Exp", "Where", "Round", "Div"} <= ops, ops
+    # float32 is evaluated in float64 (Cast there and back), with no split of x (no Round)
+    assert {"Cast", "Exp", "Where", "Div"} <= ops and "Round" not in ops, ops
     assert not dynamo_model.functions, "expected standard ONNX ops only"
     assert all(node.domain in ("", "ai.onnx") for node in dynamo_model.graph.node)
 

@@ -237,6 +237,8 @@ def input_sets(quick: bool) -> dict[str, tuple[torch.dtype, Array]]:
             torch.float64,
             np.linspace(-20, 20, f64_grid) + rng.uniform(-1e-3, 1e-3, f64_grid),
         ),
+        "float64 random [-20, 20]": (torch.float64, rng.uniform(-20, 20, 4_000 if quick else 40_000)),
+        "float64 random within 0.3 of x0": (torch.float64, X0 + rng.uniform(-0.3, 0.3, 2_000 if quick else 20_000)),
         "float64 every exponent": (torch.float64, random_every_exponent(torch.float64, 1 if quick else 4, seed=3)),
         "float64 underflow band [-420, -370]": (
             torch.float64,

@@ -130,11 +130,12 @@ def run(python: str, out: Path, quick: bool, dry_run: bool) -> int:
 
 def download_wheels(python_version: str) -> int:
     """Fill build/wheelhouse with the overlay's core requirements for a machine without network."""
-    from .torchenv import CORE, _requirements
+    from .torchenv import CORE, pinned_requirements
 
-    pinned = _requirements(REPO_ROOT / "tools" / "requirements-overlay.txt")
+    pinned = pinned_requirements(REPO_ROOT / "tools" / "requirements-overlay.txt")
+    platforms = [f for p in WHEEL_PLATFORMS for f in ("--platform", p)]
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version",
-           python_version, *(f for p in WHEEL_PLATFORMS for f in ("--platform", p)), "-d", str(WHEELHOUSE), *(pinned[n] for n in CORE)]
+           python_version, *platforms, "-d", str(WHEELHOUSE), *(pinned[n] for n in CORE)]
     done = subprocess.run(cmd)
     if done.returncode == 0:
         total = sum(f.stat().st_size for f in WHEELHOUSE.iterdir())

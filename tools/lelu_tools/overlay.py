@@ -642,5 +642,7 @@ run_train = _runs("lelu_tools.train")
 
 
 def run_test(args: list[str], t: Target = PINNED) -> int:
+    """pytest on test/, or on the files and directories among `args` where there are some."""
     ensure(t)
-    return _exec_py(t, ["-m", "pytest", "test", *args])
+    named = any(Path(a.split("::")[0]).exists() for a in args if not a.startswith("-"))
+    return _exec_py(t, ["-m", "pytest", *([] if named else ["test"]), *args])

@@ -164,7 +164,7 @@ def link_tree(dest: Path, source: Path, files: dict[str, str]) -> None:
         (dest / name).write_text(text, encoding="utf-8")
 
 
-def _requirements(path: Path) -> dict[str, str]:
+def pinned_requirements(path: Path) -> dict[str, str]:
     """requirement name (normalised) -> the pinned line, from tools/requirements-overlay.txt."""
     out: dict[str, str] = {}
     for line in path.read_text().splitlines():
@@ -197,7 +197,7 @@ def derive_venv(venv: Path, info: TorchInfo, requirements: Path, wheelhouse: Pat
     lines = ["import sys; sys.dont_write_bytecode = True\n"]
     lines += [f"import site; site.addsitedir({d!r})\n" for d in info.site_dirs]
     (site / "lelu_base.pth").write_text("".join(lines))
-    pinned = _requirements(requirements)
+    pinned = pinned_requirements(requirements)
     missing = json.loads(_out([str(py), "-c", _MISSING, json.dumps(sorted(pinned))]))
     if not missing:
         return

@@ -1,3 +1,17 @@
+# lelu'(x) near x0, its zero: d * P(d) with d = k x - k x0, |d| < 0.5, P the Taylor
+# polynomial of lelu'(x0 + d / k) / d to degree 22 (truncated below 2e-18 relative)
+_LELU_GRAD_NEAR_X0 = (
+    0.2178117057198001, 0.1466487969969469, 0.018874814223782312,
+    -0.015222655223188032, -0.006606589138356696, 0.000126627410081122,
+    0.0007985218818397998, 0.00018570724361186496, -4.090534237428612e-05,
+    -2.9733542213263917e-05, -2.942631888842464e-06, 2.346029682463866e-06,
+    8.599695028268575e-07, -3.051244750055421e-08, -9.266646309267441e-08,
+    -1.8877622907727957e-08, 4.619379769031606e-09, 2.9177603026903803e-09,
+    2.3648315053103244e-10, -2.251366201881081e-10, -7.50344609385287e-11,
+    3.998547874723996e-12, 8.04274075537398e-12,
+)
+
+
 @register_decomposition(aten.lelu_backward)
 @out_wrapper("grad_input")
 @pw_cast_for_opmath
@@ -5,14 +19,20 @@ def lelu_backward(grad_output: Tensor, self: Tensor) -> Tensor:
     from torch._refs.nn.functional import _lelu_gate
 
     # lelu'(x) = (1 + E (1 + t)) / (1 + E)^2 for x >= 0 and E (1 + E + t) / (1 + E)^2
-    # for x < 0, with t = k x and E = exp(-|t|) = e * e2; 1 + t_hi is exact where
-    # 1 + E + t vanishes (at the minimum of lelu), and the negative tail is scaled by
-    # e2 last
+    # for x < 0, with t = k x and E = exp(-|t|) = e * e2, in float64 (see _lelu_gate),
+    # (1 + E)^2 as 1 + E (2 + E); the negative tail is scaled by e2 last
     _, neg, t_hi, t_lo, e, e2 = _lelu_gate(self)
     exp_t = e * e2
-    den = 1 + exp_t
-    den2 = den * den
+    den2 = 1 + exp_t * (2 + exp_t)
     positive = (1 + exp_t * ((1 + t_hi) + t_lo)) / den2
     negative = e * (((1 + t_hi) + exp_t) + t_lo) / den2
-    lelu_grad = torch.where(neg, negative, positive)
-    return grad_output * lelu_grad * torch.where(neg, e2, 1.0)
+    # 1 + t + E cancels near t0 = k x0 (the minimum of lelu); there, a polynomial in
+    # d = t - t0 (t_hi - t0_hi is exact) instead
+    d = (t_hi + 1.2784645427610737) + (t_lo + 1.0946994183093437e-16)
+    poly = d * _LELU_GRAD_NEAR_X0[-1]
+    for c in reversed(_LELU_GRAD_NEAR_X0[1:-1]):
+        poly = (poly + c) * d
+    near_x0 = (poly + _LELU_GRAD_NEAR_X0[0]) * d
+    lelu_grad = torch.where(torch.abs(d) < 0.5, near_x0, torch.where(neg, negative, positive))
+    result = grad_output.to(torch.float64) * lelu_grad * torch.where(neg, e2, 1.0)
+    return result.to(grad_output.dtype)
