@@ -52,6 +52,15 @@ class TestLinters(LintTest):
         found = lint.flake8(self.tree, {path: {5}})
         self.assertEqual([(f.line, f.message.split()[0]) for f in found], [(5, "E201")])
 
+    def test_mypy_with_pytorchs_config_on_added_lines_only(self) -> None:
+        # disallow_untyped_defs and possibly-undefined are PyTorch's settings, not mypy's defaults
+        text = "def f(x):\n    return x\n\n\ndef g(c: bool) -> int:\n    if c:\n        y = 1\n    return y\n"
+        path = self.write("torch/nn/z.py", text)
+        found = lint.mypy(self.tree, {path: {1, 8}})
+        self.assertEqual(sorted((f.line, f.message.split("[")[-1]) for f in found),
+                         [(1, "no-untyped-def]"), (8, "possibly-undefined]")])
+        self.assertEqual(lint.mypy(self.tree, {path: {2}}), [])
+
     def test_native_functions_round_trip(self) -> None:
         good = "- func: lelu(Tensor self) -> Tensor\n  structured_delegate: lelu.out\n  tags: pointwise\n"
         self.assertEqual(lint.native_functions(good), [])

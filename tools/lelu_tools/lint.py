@@ -8,12 +8,16 @@ checkout). Only findings on lines the series adds count; upstream's own lines ar
   shipped headers with --lines;
 * ruff (tools/lint/ruff.toml) and flake8 (tools/lint/flake8.ini) on the patched Python files, run
   from a tree with upstream's layout so that per-file ignores apply;
+* mypy (tools/lint/mypy.ini) on the patched torch/ Python files, in a copy of the wheel's whole
+  torch package (its .py and .pyi files) with the series applied and the two stubs a build
+  generates for it in torch/_C/_nn.pyi, imports followed into it as in a checkout (the first
+  run takes about 2 minutes; its cache is build/mypy-cache);
 * the NATIVEFUNCTIONS check: native_functions.yaml must survive a ruamel.yaml round trip with the
   settings of tools/linter/adapters/nativefunctions_linter.py, byte for byte.
 
 tools/lint/UPSTREAM.toml records the commit each configuration comes from. Not applied, and why:
-mypy with the pin's mypy.ini (it type-checks the whole torch tree from a source checkout; the
-tools' own code is checked with mypy --strict by .ci/quick), flake8's plugins (flake8-bugbear and
+mypy's PyTorch plugins (mypy_plugins/ is not in the wheel) and mypy on test/ files (upstream's
+mypy.ini lists a few test files, none of the series'), flake8's plugins (flake8-bugbear and
 the others are not installed; ruff's B, C4 and SIM rules cover them), hunks of files the wheel
 does not ship (their context is a public copy, not the pin), clang-tidy (needs a build's
 compile_commands.json).
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .common import REPO_ROOT, LeluError
+from .pin import WheelPin, wheel_path
 
 CONFIG = REPO_ROOT / "tools" / "lint"
 CPP_SUFFIXES = (".h", ".hpp", ".cpp", ".cc", ".cu", ".cuh")
@@ -133,6 +138,47 @@ def flake8(tree: Path, files: dict[str, set[int]]) -> list[Finding]:
     return findings
 
 
+def mypy(tree: Path, files: dict[str, set[int]]) -> list[Finding]:
+    """mypy with PyTorch's mypy.ini on the patched torch/ files, in `tree`: the wheel's whole torch
+    package (its .py and .pyi files) with the series' post-images, so that imports are followed
+    into the wheel's own code as in a checkout."""
+    targets = sorted(p for p in files if p.startswith("torch/"))
+    if not targets:
+        return []
+    cache = REPO_ROOT / "build" / "mypy-cache"
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(CONFIG / "mypy.ini"), "--cache-dir", str(cache),
+           "--no-error-summary", "--no-pretty", *targets]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree)
+    if done.returncode not in (0, 1) or "Traceback" in done.stderr:
+        raise LeluError(f"mypy failed ({done.returncode}):\n{(done.stderr or done.stdout)[-3000:]}")
+    findings = []
+    # (paths relative to the tree: the cache replays the errors of unchanged files with the path
+    # they were found under, and every run has a new tree)
+    for match in re.finditer(r"^(.+?):(\d+):\d+: error: (.*)$", done.stdout, re.MULTILINE):
+        path = match.group(1)
+        line = int(match.group(2))
+        if line in files.get(path, set()):
+            findings.append(Finding("mypy", path, line, match.group(3)))
+    return findings
+
+
+# What a build of the series generates into torch/_C/_nn.pyi for the new functions (from
+# native_functions.yaml, by tools/pyi/gen_pyi.py, which the wheel does not ship), as for mish.
+NN_STUBS = "def lelu(input: Tensor) -> Tensor: ...\ndef lelu_(input: Tensor) -> Tensor: ...\n"
+
+
+def wheel_python_tree(pin: WheelPin, dest: Path) -> int:
+    """The wheel's torch package, its .py and .pyi files (and py.typed), under dest, with the
+    stubs a build of the series generates; returns the count of files."""
+    names = [n for n in pin.names() if n.startswith("torch/") and n.endswith((".py", ".pyi", "py.typed"))]
+    for name in names:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(pin.read_bytes(name))
+    with open(dest / "torch/_C/_nn.pyi", "a") as stubs:
+        stubs.write(NN_STUBS)
+    return len(names)
+
+
 def native_functions(text: str) -> list[Finding]:
     """PyTorch's NATIVEFUNCTIONS lint: a ruamel.yaml round trip must give the file back unchanged."""
     import ruamel.yaml
@@ -158,15 +204,15 @@ def native_functions(text: str) -> list[Finding]:
 
 def lint() -> list[Finding]:
     from .manifest import load_series
-    from .pin import WheelPin, wheel_path
     from .series import postimages
 
     series = load_series(REPO_ROOT / "series.toml")
-    with WheelPin(wheel_path(series.torch_version), series.pin) as pin:
-        files = postimages(series, pin)
     findings: list[Finding] = []
-    with tempfile.TemporaryDirectory(prefix="lelu-lint-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lelu-lint-") as tmp, \
+            WheelPin(wheel_path(series.torch_version), series.pin) as pin:
+        files = postimages(series, pin)
         tree = Path(tmp)
+        wheel_python_tree(pin, tree)
         cpp: dict[str, set[int] | None] = {}
         python: dict[str, set[int]] = {}
         for path, (before, after) in files.items():
@@ -182,13 +228,14 @@ def lint() -> list[Finding]:
         findings += clang_format(tree, cpp)
         findings += ruff(tree, python)
         findings += flake8(tree, python)
+        findings += mypy(tree, python)
     counts = (f"{sum(1 for v in cpp.values() if v is None)} new C++ files, "
               f"{sum(1 for v in cpp.values() if v is not None)} patched C++ headers, "
               f"{len(python)} patched Python files, native_functions.yaml")
     for finding in findings:
         print(finding)
     print(f"lint: {len(findings)} finding(s) on the series' lines ({counts}; clang-format, ruff, flake8, "
-          "nativefunctions with PyTorch's configuration, tools/lint/UPSTREAM.toml)")
+          "mypy, nativefunctions with PyTorch's configuration, tools/lint/UPSTREAM.toml)")
     return findings
 
 

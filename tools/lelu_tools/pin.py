@@ -119,6 +119,13 @@ class WheelPin:
             return None
         return self._zip.read(member).decode("utf-8")
 
+    def names(self) -> list[str]:
+        """Every member of the wheel."""
+        return sorted(self._names)
+
+    def read_bytes(self, member: str) -> bytes:
+        return self._zip.read(member)
+
     def pinned_text(self, path: str) -> str | None:
         if path not in self._texts:
             member = wheel_member(path)

@@ -2,12 +2,12 @@
 _LELU_K = 1.8137993642342178
 
 
-def _lelu_gate(a: TensorLikeType) -> tuple[Union[TensorLikeType, float], ...]:
+def _lelu_gate(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
     """
     The parts of sigmoid(k * x) that lelu and lelu_backward share, for a float32 or
     float64 tensor a, evaluated in float64 (float32 results are then rounded once: the
     backend's exp, about 1 ULP, would otherwise be most of float32's error budget).
-    Returns (x, neg, t_hi, t_lo, e, e2), float64 tensors (but see float32 below), with
+    Returns (x, neg, t_hi, t_lo, e, e2), float64 tensors, with
       x = a clamped (NaN stays NaN); beyond the clamp the result no longer depends on
           exp(-|k a|), so no inf * 0 is ever formed;
       neg = x < 0;
@@ -16,7 +16,7 @@ def _lelu_gate(a: TensorLikeType) -> tuple[Union[TensorLikeType, float], ...]:
           range, so the negative tail can be scaled by e2 last and keep its precision.
 
     For float32, k * x and exp(-|k x|) in float64 are far more precise than needed:
-    t_hi = k * x, and t_lo = 0.0 and e2 = 1.0 are Python floats.  For float64, why not
+    t_hi = k * x, t_lo = 0 and e2 = 1.  For float64, why not
     x * sigmoid(k * x): k * x is rounded before it reaches exp, and for x < 0 the error
     of exp(k x) grows with |k x|; exp(-k x) overflows in the negative tail, flushing the
     result to zero long before the true value underflows; and -inf * sigmoid(-inf) is
@@ -35,7 +35,7 @@ def _lelu_gate(a: TensorLikeType) -> tuple[Union[TensorLikeType, float], ...]:
         # (k as k_hi + k_lo, k_hi = k rounded to float32, as for float64 below)
         x = torch.clamp(a.to(torch.float64), -200.0, 200.0)
         t = x * 1.8137993812561035 + x * -1.7021885665030923e-08
-        return x, x < 0, t, 0.0, torch.exp(-torch.abs(t)), 1.0
+        return x, x < 0, t, torch.zeros_like(t), torch.exp(-torch.abs(t)), torch.ones_like(t)
     # lelu(-430) and exp(-430 k) are below half the smallest subnormal
     x = torch.clamp(a.to(torch.float64), -430.0, 430.0)
     x_hi = torch.round(x * 2.0**18) * 2.0**-18
