@@ -219,3 +219,14 @@ def test_compiled_small_model_trains_like_eager() -> None:
             assert p.grad is not None and p_eager.grad is not None
             torch.testing.assert_close(p.grad, p_eager.grad, atol=1e-12, rtol=1e-11, msg=name)
     assert counter.frame_count == 1
+
+
+def test_power_of_two_of_the_decomposition_is_exact() -> None:
+    """The float64 decomposition builds exp from 2^j = pow(2.0, j), j an integer in [-600, 0]
+    (torch._refs.nn.functional._lelu_exp): exact in eager and in Inductor's code, or its error
+    would be the backend's again."""
+    j = torch.arange(-700, 1, dtype=torch.float64)
+    exact = torch.tensor([math.ldexp(1.0, int(v)) for v in j.tolist()], dtype=torch.float64)
+    compiled = torch.compile(lambda t: torch.pow(2.0, t), dynamic=True)
+    assert torch.equal(torch.pow(2.0, j), exact)
+    assert torch.equal(compiled(j), exact)

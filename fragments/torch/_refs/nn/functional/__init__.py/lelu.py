@@ -23,8 +23,8 @@ def _lelu_gate(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
     -inf * 0 = NaN.  Here x is split into x_hi, a multiple of 2^-18 with at most 27
     significant bits, and x_lo = x - x_hi (exact), and k into k_hi (k rounded to
     float32: x_hi * k_hi is exact, and so is k_hi where an exporter keeps scalars as
-    float32, as ONNX's does) and k_lo; exp of the small part, +-t_lo (|t_lo| < 1e-5), is
-    1 plus a short Taylor series.
+    float32, as ONNX's does) and k_lo, and exp(-|k x|) is evaluated from both parts by
+    _lelu_exp.
     """
     torch._check_not_implemented(
         a.dtype in (torch.float32, torch.float64),
@@ -46,14 +46,35 @@ def _lelu_gate(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
     # -|k x| = r_hi + r_lo
     r_hi = torch.where(neg, t_hi, -t_hi)
     r_lo = torch.where(neg, t_lo, -t_lo)
-    expm1_r_lo = r_lo * (1 + r_lo * (1 / 2 + r_lo * (1 / 6 + r_lo * (1 / 24))))
-    # exp(r_hi) = e1 * e2 with both factors normal numbers: below -512, e2 = exp(-shift),
+    # exp(-|k x|) = e * e2 with both factors normal numbers: below -512, e2 = exp(-shift),
     # where shift has few bits (r_hi + shift is exact) and exp(-shift) is a float64 within
     # 1e-21 of its value
     in_tail = r_hi < -512.0
-    e1 = torch.exp(torch.where(in_tail, r_hi + 398.484375, r_hi))
+    e = _lelu_exp(torch.where(in_tail, r_hi + 398.484375, r_hi), r_lo)
     e2 = torch.where(in_tail, torch.full_like(r_hi, 8.718360297519052e-174), 1.0)
-    return x, neg, t_hi, t_lo, e1 + e1 * expm1_r_lo, e2
+    return x, neg, t_hi, t_lo, e, e2
+
+
+def _lelu_exp(r_hi: TensorLikeType, r_lo: TensorLikeType) -> TensorLikeType:
+    """
+    exp(r_hi + r_lo) in float64 for r_hi in [-400, 0] and |r_lo| < 1e-5:
+    2^j * (1 + expm1(s)) with j = round(r / ln 2) and s = r - j ln 2 computed
+    without rounding error but for r_lo's (ln 2 = L_hi + L_lo, j * L_hi exact),
+    expm1(s), |s| < 0.36, as its Taylor series to s^13 (truncated below 1e-17), and 2^j
+    from pow, exact for an integer j in [-600, 0] (as a power of two, it is the correctly
+    rounded result).  The backend's exp (up to 1 ULP, as Sleef's in Inductor) would be
+    most of the error of lelu.
+    """
+    j = torch.round(r_hi * 1.4426950408889634)
+    s = ((r_hi - j * 0.6931471805598903) - j * 5.497923018708371e-14) + r_lo
+    coefficients = [1.0]
+    for n in range(2, 14):
+        coefficients.append(coefficients[-1] / n)
+    expm1_s = s * coefficients[-1]
+    for c in reversed(coefficients[:-1]):
+        expm1_s = (expm1_s + c) * s
+    two_j = torch.pow(2.0, j)
+    return two_j + two_j * expm1_s
 
 
 @register_decomposition(aten.lelu)
