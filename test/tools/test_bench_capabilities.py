@@ -49,18 +49,18 @@ class TestPublish(TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             doc = Path(tmp) / "BENCHMARKS.md"
             doc.write_text("# LELU benchmarks\n\nthe main report\n")
-            self.assertEqual(bc.kept_section(doc), "")
+            self.assertEqual(bc.SECTION.kept(doc), "")
             bc.publish("first table\n", doc)
             bc.publish("second table\n", doc)
             text = doc.read_text()
-            self.assertEqual(text.count(bc.HEADING), 1)
+            self.assertEqual(text.count(bc.SECTION.heading), 1)
             self.assertNotIn("first table", text)
             self.assertTrue(text.startswith("# LELU benchmarks\n\nthe main report\n\n## CPU capabilities\n"))
-            kept = bc.kept_section(doc)
-            self.assertIn(f"{bc.BEGIN}\nsecond table\n{bc.END}", kept)
+            kept = bc.SECTION.kept(doc)
+            self.assertIn(f"{bc.SECTION.begin}\nsecond table\n{bc.SECTION.end}", kept)
             # what bench --publish writes: its own report, then the kept section
             doc.write_text("# LELU benchmarks\n\na new main report\n" + kept)
-            self.assertEqual(bc.kept_section(doc), kept)
+            self.assertEqual(bc.SECTION.kept(doc), kept)
 
     def test_figures_of_other_kernel_sources_are_not_published(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ from lelu_tools import cli
 def fake_overlay(calls: list[tuple[str, list[str], str]]) -> types.ModuleType:
     module = types.ModuleType("lelu_tools.overlay")
     module.PINNED = "pinned"  # type: ignore[attr-defined]
-    module.torch_target = lambda python: (f"torch of {python}", None)  # type: ignore[attr-defined]
+    module.torch_target = lambda python: f"torch of {python}"  # type: ignore[attr-defined]
     for name in ("demo", "test", "python", "build"):
         def run(args: list[str], target: str, name: str = name) -> int:
             calls.append((name, args, target))

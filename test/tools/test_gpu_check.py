@@ -105,11 +105,11 @@ def test_render_and_publish_sections(tmp_path: Path) -> None:
     assert "- met: F.lelu forward <= 1.05x F.silu's time" in text
     document = tmp_path / "BENCHMARKS.md"
     document.write_text("# LELU benchmarks\n\nCPU tables\n")
-    gpu_bench.publish_section(document, text)
-    gpu_bench.publish_section(document, text)  # replaced, not added twice
+    gpu_bench.SECTION.publish(document, text)
+    gpu_bench.SECTION.publish(document, text)  # replaced, not added twice
     written = document.read_text()
-    assert written.count(gpu_bench.BEGIN) == 1 and written.startswith("# LELU benchmarks\n\nCPU tables\n")
-    assert gpu_bench.kept_section(document).strip() == written.split("CPU tables\n", 1)[1].strip()
+    assert written.count(gpu_bench.SECTION.begin) == 1 and written.startswith("# LELU benchmarks\n\nCPU tables\n")
+    assert gpu_bench.SECTION.kept(document).strip() == written.split("CPU tables\n", 1)[1].strip()
     accuracy = {"kind": gpu_bench.ACCURACY_KIND, "command": "tools/lelu gpu-check", "environment": ENV,
                 "rows": [{"dtype": "float32", "grid": "g", "points": 3, "forward_max_ulp": 2.5,
                           "forward_worst_x": -1.5, "backward_max_ulp": 3.25, "backward_worst_x": 2.0,

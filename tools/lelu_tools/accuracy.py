@@ -569,7 +569,7 @@ def publish(markdown: str, image: Path | None) -> None:
     """ACCURACY.md at the repository root and its plot under docs/accuracy/."""
     publish_report(REPO / "ACCURACY.md", "LELU accuracy", "tools/lelu accuracy --publish",
                    "The ULP error of lelu, its derivatives and its peers",
-                   markdown + gpu_bench.kept_section(REPO / "ACCURACY.md"),
+                   markdown + gpu_bench.SECTION.kept(REPO / "ACCURACY.md"),
                    [] if image is None else [image], DOCS)
     print(f"[accuracy] wrote {REPO / 'ACCURACY.md'}" + (f" and {DOCS / image.name}" if image else ""))
 

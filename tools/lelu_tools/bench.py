@@ -699,13 +699,13 @@ def publish(report: dict[str, Any]) -> None:
     """BENCHMARKS.md at the repository root and its images under docs/benchmarks/; its CPU
     capabilities section (`tools/lelu bench --capabilities --publish`) and its GPU section
     (`tools/lelu bench --render <gpu-check's gpu-bench.json> --publish`) are kept."""
-    from lelu_tools.bench_capabilities import kept_section
+    from lelu_tools import bench_capabilities
 
     document = REPO / "BENCHMARKS.md"
-    section = kept_section(document)
+    section = bench_capabilities.SECTION.kept(document)
     publish_report(document, "LELU benchmarks", "tools/lelu bench --publish",
                    "LELU's CPU kernel next to its peers",
-                   render_markdown(report, "docs/benchmarks") + "\n" + section + gpu_bench.kept_section(document),
+                   render_markdown(report, "docs/benchmarks") + "\n" + section + gpu_bench.SECTION.kept(document),
                    [Path(image) for image in report["images"]], DOCS)
     (DOCS / "results.json").write_text(json.dumps(report, separators=(",", ":")) + "\n")
     print(f"[bench] wrote {REPO / 'BENCHMARKS.md'} and {len(report['images'])} images in {DOCS}")

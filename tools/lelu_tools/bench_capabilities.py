@@ -30,13 +30,12 @@ import torch
 
 from lelu_tools.bench import DEFAULT_OUT, REPO, Peer, machine_info, measure
 from lelu_tools.overlay import missing_cpu_flags
+from lelu_tools.reports import Section
 
 CAPABILITIES = ("default", "avx2", "avx512")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 SIZES = (16, 20)
-BEGIN = "<!-- capabilities:begin -->"
-END = "<!-- capabilities:end -->"
-HEADING = "## CPU capabilities"
+SECTION = Section("capabilities", "## CPU capabilities")
 
 
 def target(capability: str, dtype: str, direction: str) -> float | None:
@@ -144,24 +143,8 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def kept_section(document: Path) -> str:
-    """The CPU capabilities section of `document` with its heading, or '' (for bench --publish)."""
-    text = document.read_text() if document.is_file() else ""
-    if BEGIN not in text or END not in text:
-        return ""
-    body = text.split(BEGIN, 1)[1].split(END, 1)[0]
-    return f"\n{HEADING}\n\n{BEGIN}{body}{END}\n"
-
-
 def publish(markdown: str, document: Path = REPO / "BENCHMARKS.md") -> None:
-    text = document.read_text()
-    section = f"{BEGIN}\n{markdown}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n" + section + "\n"
-    document.write_text(text)
+    SECTION.publish(document, markdown)
     print(f"[bench] wrote the CPU capabilities section of {document}")
 
 

@@ -63,7 +63,7 @@ def _docs(args: argparse.Namespace) -> int:
 
 def _overlay(command: str, rest: list[str], torch_python: str | None) -> int:
     overlay = importlib.import_module("lelu_tools.overlay")  # (sys.modules first: the tests replace it)
-    target = overlay.PINNED if torch_python is None else overlay.torch_target(torch_python)[0]
+    target = overlay.PINNED if torch_python is None else overlay.torch_target(torch_python)
     run: Callable[[list[str], Any], int] = getattr(overlay, f"run_{command}")
     return run(rest, target)
 

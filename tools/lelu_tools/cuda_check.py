@@ -36,6 +36,7 @@ import struct
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +49,9 @@ ARCHS = (80, 90)
 OPS = ("lelu_kernel", "lelu_backward_kernel")
 DTYPES = ("float", "double", "c10::Half", "c10::BFloat16")
 
-# torch.__config__.show()'s CUDA_FLAGS of the CUDA 2.13.0 build, the language level, and the
-# strictest warning setting (which also makes a host function called from device code an error).
+# torch.__config__.show()'s CUDA_FLAGS of the CUDA 2.13.0 build and the language level (the
+# overlay builds the kernel with them too); the check adds the strictest warning setting (which
+# also makes a host function called from device code an error).
 NVCC_FLAGS = [
     "-std=c++20",
     "-Xcompiler", "-fPIC",
@@ -64,8 +66,8 @@ NVCC_FLAGS = [
     "-D__CUDA_NO_BFLOAT16_CONVERSIONS__",
     "-DC10_NODEPRECATED",
     "-DNDEBUG",
-    "-Werror", "all-warnings",
 ]
+WERROR = ["-Werror", "all-warnings"]
 
 # c10/cuda/impl/cuda_cmake_macros.h as CMake configures it for a shared-library build.
 CMAKE_MACROS = """#pragma once
@@ -289,13 +291,17 @@ class Compiled:
     command: list[str]
 
 
+def gencode(archs: Sequence[int | str]) -> list[str]:
+    """nvcc's flags for SASS of each SM number (80, "90", ...)."""
+    return [f for a in archs for f in ("-gencode", f"arch=compute_{a},code=sm_{a}")]
+
+
 def compile_kernel(toolkit: Toolkit, source: Path, obj: Path, include_dirs: list[Path],
                    archs: tuple[int, ...], extra: tuple[str, ...] = (), keep: Path | None = None) -> Compiled:
     """nvcc -c; with `keep`, the intermediate files (the PTX among them) are kept there."""
-    gencode = [f for a in archs for f in ("-gencode", f"arch=compute_{a},code=sm_{a}")]
     keep_flags = ["--keep", "--keep-dir", str(keep)] if keep is not None else []
-    cmd = [str(toolkit.nvcc), "-c", *NVCC_FLAGS, *extra, *gencode, *keep_flags, *[f"-I{d}" for d in include_dirs],
-           str(source), "-o", str(obj)]
+    cmd = [str(toolkit.nvcc), "-c", *NVCC_FLAGS, *WERROR, *extra, *gencode(archs), *keep_flags,
+           *[f"-I{d}" for d in include_dirs], str(source), "-o", str(obj)]
     obj.parent.mkdir(parents=True, exist_ok=True)
     obj.unlink(missing_ok=True)
     if keep is not None:

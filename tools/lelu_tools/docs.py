@@ -259,7 +259,7 @@ def run(out: Path) -> int:
 
     overlay.ensure()
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "tools"))
-    cmd = [str(overlay.PY), "-m", "lelu_tools.docs", "--out", str(out)]
+    cmd = [str(overlay.PINNED.py), "-m", "lelu_tools.docs", "--out", str(out)]
     return subprocess.run(cmd, env=env, cwd=REPO_ROOT).returncode
 
 

@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lelu_tools.reports import Section
+
 BENCH_KIND = "lelu-gpu-bench"
 ACCURACY_KIND = "lelu-gpu-accuracy"
 DTYPES = ("float32", "bfloat16", "float16", "float64")
@@ -41,9 +43,7 @@ DIRECTIONS = ("forward", "forward+backward")
 # reads grad_output and x and writes grad_input.
 MOVED = {"forward": 2, "forward+backward": 5}
 K = math.pi / math.sqrt(3)
-BEGIN = "<!-- gpu:begin -->"
-END = "<!-- gpu:end -->"
-HEADING = "## On a GPU (`tools/lelu gpu-check`)"
+SECTION = Section("gpu", "## On a GPU (`tools/lelu gpu-check`)")
 # Targets of issue 13 on an H200.
 TARGET_COPY_FRACTION = 0.85  # F.lelu forward, 2^26 float32 and bfloat16
 TARGET_FORWARD_VS_SILU = 1.05
@@ -279,26 +279,6 @@ def render_accuracy(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish_section(document: Path, markdown: str) -> None:
-    """Replace (or add) the GPU section of `document`."""
-    text = document.read_text() if document.is_file() else ""
-    section = f"{BEGIN}\n{markdown}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{section}\n"
-    document.write_text(text)
-
-
-def kept_section(document: Path) -> str:
-    """The GPU section of `document` with its heading, or '' (kept when the rest is rewritten)."""
-    text = document.read_text() if document.is_file() else ""
-    if BEGIN not in text or END not in text:
-        return ""
-    return f"\n{HEADING}\n\n{BEGIN}{text.split(BEGIN, 1)[1].split(END, 1)[0]}{END}\n"
-
-
 def render_file(path: Path, out: Path, publish: Path | None) -> int:
     """`tools/lelu bench/accuracy --render FILE` for a GPU report: markdown into `out`, and into
     the GPU section of `publish` when given."""
@@ -309,7 +289,7 @@ def render_file(path: Path, out: Path, publish: Path | None) -> int:
     (out / name).write_text(markdown)
     print(f"wrote {out / name} from {path}")
     if publish is not None:
-        publish_section(publish, markdown)
+        SECTION.publish(publish, markdown)
         print(f"wrote the GPU section of {publish}")
     return 0
 

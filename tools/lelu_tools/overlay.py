@@ -106,13 +106,6 @@ class OverlayError(LeluError):
     pass
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
-    """Run a command quietly; on failure, raise with its output."""
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if r.returncode != 0:
-        raise OverlayError(f"command failed ({r.returncode}): {shlex.join(cmd)}\n{r.stdout}{r.stderr}")
-
-
 # ---------------------------------------------------------------- the target
 
 
@@ -168,21 +161,15 @@ class Target:
 PINNED = Target(BUILD)
 
 
-def torch_target(python: str) -> tuple[Target, TorchInfo]:
-    """The overlay for the torch that interpreter `python` imports, and what that torch is."""
+def torch_target(python: str) -> Target:
+    """The overlay for the torch that interpreter `python` imports."""
     found = shutil.which(python)
     if found is None:
         raise OverlayError(f"--torch {python}: no such interpreter")
     exe = Path(os.path.abspath(found))
     info = probe(exe)
     tag = f"{info.version}-py{info.python}-{hashlib.sha256(str(exe).encode()).hexdigest()[:8]}"
-    return Target(BUILD / "torch" / re.sub(r"[^\w.+-]", "_", tag), exe), info
-
-
-# Module-level names of the pinned overlay, for the tools that only ever use it.
-VENV = PINNED.venv
-OVL = PINNED.ovl
-PY = PINNED.py
+    return Target(BUILD / "torch" / re.sub(r"[^\w.+-]", "_", tag), exe)
 
 
 # ---------------------------------------------------------------- 1. venv
@@ -201,14 +188,16 @@ def ensure_venv(t: Target = PINNED) -> None:
         return
     if not t.py.exists():
         say(f"creating the virtual environment {t.venv.relative_to(REPO)}")
-        _run([sys.executable, "-m", "venv", str(t.venv)])
+        torchenv.run_quietly([sys.executable, "-m", "venv", str(t.venv)])
     wheel = pin.wheel_path()
     say(f"installing the pinned wheel {wheel.name} and the test dependencies")
-    _run([str(t.py), "-m", "pip", "install", "--quiet", str(wheel), "-r", str(REQUIREMENTS)])
+    torchenv.run_quietly([str(t.py), "-m", "pip", "install", "--quiet", str(wheel), "-r", str(REQUIREMENTS)])
     t.stamp("venv", want)
 
 
+@functools.cache
 def site_packages(t: Target = PINNED) -> Path:
+    """The venv's site-packages (asked once per process; the venv must exist)."""
     out = subprocess.run(
         [str(t.py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True,
@@ -306,7 +295,10 @@ def _ensure_rebased_files(t: Target, info: TorchInfo) -> None:
     other = {p: after for p, (before, after) in texts.items() if p not in python and before}
     for path in CODEGEN_INPUTS:
         if path not in other:
-            other[path] = source.pinned_text(path) or ""
+            text = source.pinned_text(path)
+            if text is None:
+                raise OverlayError(f"{info.describe()} has no {path} (its torchgen's copy)")
+            other[path] = text
     key = _sha(str(info.torch_dir).encode(), *(f"{p}\0{x}".encode() for p, x in sorted({**python, **other}.items())))
     if t.stamp_ok("rebased-files", key) and t.patched.exists():
         return
@@ -471,8 +463,7 @@ def write_ninja(t: Target, out_so: Path) -> int:
         cuda_check.write_generated_headers(t.ovl / "cuda_include", (*toolkit.include_dirs,
                                                                    *cuda_library_includes(info), torch_dir / "include"))
         archs = cuda_archs(info)
-        gencode = [f for a in archs for f in ("-gencode", f"arch=compute_{a},code=sm_{a}")]
-        nvcc_flags = [*cuda_check.NVCC_FLAGS[:-2], *gencode, "--threads", "0", *common]
+        nvcc_flags = [*cuda_check.NVCC_FLAGS, *cuda_check.gencode(archs), "--threads", "0", *common]
         lines += [f"nvcc = {shlex.join([str(toolkit.nvcc)])}", f"nvcc_flags = {shlex.join(nvcc_flags)}",
                   "rule nvcc",
                   "  command = $nvcc -MD -MF $out.d $nvcc_flags -c $in -o $out",

@@ -192,13 +192,13 @@ def derive_venv(venv: Path, info: TorchInfo, requirements: Path, wheelhouse: Pat
     py = venv / "bin" / "python"
     if not py.exists():
         say(f"creating {venv}, which sees the packages of {info.exe}")
-        _check([info.exe, "-m", "venv", str(venv)])
-    site = Path(_out([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]))
+        run_quietly([info.exe, "-m", "venv", str(venv)])
+    site = Path(run_quietly([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]))
     lines = ["import sys; sys.dont_write_bytecode = True\n"]
     lines += [f"import site; site.addsitedir({d!r})\n" for d in info.site_dirs]
     (site / "lelu_base.pth").write_text("".join(lines))
     pinned = pinned_requirements(requirements)
-    missing = json.loads(_out([str(py), "-c", _MISSING, json.dumps(sorted(pinned))]))
+    missing = json.loads(run_quietly([str(py), "-c", _MISSING, json.dumps(sorted(pinned))]))
     if not missing:
         return
     pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
@@ -211,18 +211,12 @@ def derive_venv(venv: Path, info: TorchInfo, requirements: Path, wheelhouse: Pat
     core = [m for m in missing if m in CORE]
     say(f"could not install all of them (offline?); installing those the build and tests need: {', '.join(core)}")
     if core:
-        _check([*pip, *(pinned[m] for m in core)])
+        run_quietly([*pip, *(pinned[m] for m in core)])
 
 
-def _check(cmd: list[str]) -> None:
+def run_quietly(cmd: list[str]) -> str:
+    """Run a command; its stdout, or an error with its output when it fails."""
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise TorchEnvError(f"command failed ({done.returncode}): {' '.join(cmd)}\n{done.stdout}{done.stderr}")
-
-
-def _out(cmd: list[str]) -> str:
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise TorchEnvError(f"command failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr}")
     return done.stdout.strip()
-
