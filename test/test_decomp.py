@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import mpmath
+import numpy as np
 import pytest
 import torch
 import torch._refs.nn.functional as refs_nn
@@ -200,3 +202,42 @@ def test_make_fx_with_the_core_decompositions(tracing_mode: str) -> None:
     torch.testing.assert_close(y, F.lelu(x).detach(), atol=0, rtol=4e-7, equal_nan=True)
     expected_grad = aten.lelu_backward(torch.ones_like(x), x.detach())
     torch.testing.assert_close(grad, expected_grad, atol=0, rtol=8e-7, equal_nan=True)
+
+
+def test_near_x0_polynomial_is_the_taylor_series_of_lelu_prime() -> None:
+    """The backward's coefficients near x0 (decompositions._LELU_GRAD_NEAR_X0), recomputed with
+    mpmath: the Taylor series at d = 0 of lelu'(t0 + d) / d, t = k x, t0 = -1 - W(1/e)."""
+    from torch._decomp.decompositions import _LELU_GRAD_NEAR_X0
+
+    with mpmath.workdps(60):
+        t0 = -1 - mpmath.lambertw(1 / mpmath.e).real
+        c = mpmath.exp(t0)
+
+        def grad(d: Any) -> Any:  # lelu' in terms of d = t - t0: E N / (1 + E)^2
+            e = c * mpmath.exp(d)
+            return e * (d + c * mpmath.expm1(d)) / (1 + e) ** 2
+
+        series = mpmath.taylor(grad, 0, len(_LELU_GRAD_NEAR_X0) + 1)
+        assert series[0] == 0 or abs(series[0]) < mpmath.mpf(10) ** -50  # lelu'(x0) = 0
+        expected = [float(v) for v in series[1:]]
+    assert list(_LELU_GRAD_NEAR_X0) == expected[: len(_LELU_GRAD_NEAR_X0)]
+    # truncated below 2e-18 of lelu' on |d| < 0.5
+    rest = sum(abs(v) * 0.5**n for n, v in enumerate(expected[len(_LELU_GRAD_NEAR_X0):], len(_LELU_GRAD_NEAR_X0)))
+    assert rest < 2e-18 * abs(float(grad(mpmath.mpf(-0.5)))) / 0.5
+
+
+def test_float64_exp_of_the_reference_against_mpmath() -> None:
+    """_lelu_exp (exp from a polynomial and an exact power of two) on its whole domain."""
+    from lelu_reference import ulp_error
+
+    rng = np.random.default_rng(21)
+    r_hi = np.concatenate([rng.uniform(-400, 0, 20_000), rng.uniform(-1, 0, 5_000), [0.0, -400.0]])
+    r_lo = rng.uniform(-1e-5, 1e-5, r_hi.size)
+    got = refs_nn._lelu_exp(torch.from_numpy(r_hi), torch.from_numpy(r_lo))
+    with mpmath.workdps(40):
+        exact = [mpmath.exp(mpmath.mpf(a) + mpmath.mpf(b)) for a, b in zip(r_hi, r_lo, strict=True)]
+        hi = np.array([float(v) for v in exact])
+        lo = np.array([float(v - mpmath.mpf(h)) for v, h in zip(exact, hi, strict=True)])
+    err = ulp_error(got, hi, torch.float64, lo)
+    # (about 1 ULP; the backend's exp of the rounded sum r_hi + r_lo is off by hundreds of ULP)
+    assert err.max() <= 1.25, err.max()
