@@ -6,17 +6,19 @@ ATen pointwise ops, so its contract is looser than the kernel's (LeluMath.h): it
 the backend (Sleef in Inductor's vectorized CPU code, libm in eager) instead of the kernel's own
 polynomial.  Its tolerances, measured by these checks:
 
-* forward: <= FORWARD_MAX_ULP of the mpmath / float64 reference everywhere, including the
-  float32 underflow band [-60, -40] (no premature zero), and within FORWARD_VS_KERNEL_ULP of
-  the ATen kernel; float32 is evaluated in float64 and rounded once, so it is correctly rounded
-  but for float64's own error (0.5 ULP and a hair);
+* forward: <= FORWARD_MAX_ULP of the mpmath / float64 reference everywhere, and within
+  FORWARD_VS_KERNEL_ULP of the ATen kernel.  float32 is evaluated in float32 with the backend's
+  exp (bfloat16 and float16 too, in float32, rounded once): k * x is rounded before exp, so the
+  error grows with |k x| (about 38 ULP on [-20, 20], 102 ULP near x = -55), and exp(-|k x|)
+  underflows below x = -57.3, where the result becomes -0.0 (the kernel's at -59.6);
 * backward (grad 1): <= BACKWARD_MAX_ULP except within NEAR_X0 of x0, the zero of lelu', where
   the absolute error is <= NEAR_X0_ABS; within BACKWARD_VS_KERNEL_ULP of the kernel there;
 * float16 and bfloat16 (computed in float, rounded once): within 1 ULP of the kernel.
 
-float64 computes exp itself (_lelu_exp: a polynomial and an exact power of two, no backend
-exp): `tools/lelu accuracy` measures its largest errors on denser and random inputs too
-(ACCURACY.md).
+float64 carries k * x in two parts and computes exp itself (_lelu_exp: a polynomial and an exact
+power of two, no backend exp): `tools/lelu accuracy` measures its largest errors on denser and
+random inputs too (ACCURACY.md).  Inductor does not compile these decompositions: it lowers
+lelu to the kernel's element functions (test_compile.py).
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ import numpy as np
 import torch
 from lelu_reference import X0, dd_reference, f64_dlelu, f64_lelu, float32_range, random_every_exponent, ulp_error, worst
 
-FORWARD_MAX_ULP = {torch.float32: 0.5001, torch.float64: 3.0}
-FORWARD_VS_KERNEL_ULP = 4.0
-BACKWARD_MAX_ULP = {torch.float32: 0.5001, torch.float64: 4.0}
-BACKWARD_VS_KERNEL_ULP = 7.0
+FORWARD_MAX_ULP = {torch.float32: 104.0, torch.float64: 3.0}
+FORWARD_VS_KERNEL_ULP = {torch.float32: 104.0, torch.float64: 4.0}
+BACKWARD_MAX_ULP = {torch.float32: 120.0, torch.float64: 4.0}
+BACKWARD_VS_KERNEL_ULP = {torch.float32: 120.0, torch.float64: 7.0}
 NEAR_X0 = 0.01
-NEAR_X0_ABS = {torch.float32: 2e-8, torch.float64: 4e-17}
+NEAR_X0_ABS = {torch.float32: 3e-8, torch.float64: 4e-17}
+#: float32: below this x, exp(-|k x|) underflows and the decomposition gives -0.0
+FLOAT32_ZERO_BELOW = -57.32
 REDUCED_VS_KERNEL_ULP = 1.0
 
 #: -inf, +inf, NaN, -0.0, +0.0
@@ -93,9 +97,9 @@ def check_forward(lelu: Forward, dtype: torch.dtype) -> None:
     err = ulp_error(y, hi, dtype, lo)
     assert err.max() <= FORWARD_MAX_ULP[dtype], worst(err, x64)
     vs_kernel = ulp_error(y, torch.ops.aten.lelu(x).double().numpy(), dtype)
-    assert vs_kernel.max() <= FORWARD_VS_KERNEL_ULP, worst(vs_kernel, x64)
+    assert vs_kernel.max() <= FORWARD_VS_KERNEL_ULP[dtype], worst(vs_kernel, x64)
     if dtype == torch.float32:
-        tail = (x64 >= -59.5) & (x64 < 0)
+        tail = (x64 >= FLOAT32_ZERO_BELOW) & (x64 < 0)
         assert bool((y.numpy()[tail] != 0).all()), "premature zero in the negative tail"
 
 
@@ -112,7 +116,7 @@ def check_backward(lelu_backward: Backward, dtype: torch.dtype) -> None:
     assert abs_err.max() <= NEAR_X0_ABS[dtype], worst(abs_err / NEAR_X0_ABS[dtype], x64[near])
     kernel = torch.ops.aten.lelu_backward(torch.ones_like(x), x).double().numpy()
     vs_kernel = ulp_error(grad, kernel, dtype)
-    assert vs_kernel[~near].max() <= BACKWARD_VS_KERNEL_ULP, worst(vs_kernel[~near], x64[~near])
+    assert vs_kernel[~near].max() <= BACKWARD_VS_KERNEL_ULP[dtype], worst(vs_kernel[~near], x64[~near])
 
 
 def check_reduced(y: torch.Tensor, expected: torch.Tensor) -> None:

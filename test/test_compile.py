@@ -1,11 +1,13 @@
-"""torch.compile of lelu (the [decomp] and [dynamo] patches) with Inductor on CPU.
+"""torch.compile of lelu (the [dynamo] and [inductor] patches) with Inductor on CPU.
 
-Dynamo records F.lelu and nn.LELU in the graph (fullgraph=True fails on a graph break), Inductor
-decomposes lelu and lelu_backward into one fused C++ kernel each (no call to the ATen kernel),
-and the compiled results keep the special values and stay within the tolerances of
-lelu_decomp_accuracy.py, of the references and of the eager kernel.  Inductor compiles C++ with
-the machine's compiler, which is slow on a small machine: the tests share a few compiled
-functions (dynamic shapes, so new sizes do not recompile).
+Dynamo records F.lelu and nn.LELU in the graph (fullgraph=True fails on a graph break).  Inductor
+lowers aten.lelu and aten.lelu_backward as pointwise ops whose C++ is the ATen kernel's element
+functions (at::native::lelu_opmath / lelu_backward_opmath of cpu/LeluVec.h, through
+cpp_prefix.h), inlined in its fused loops: one fused kernel for the forward and one for the
+backward, no call to the ATen kernel, no float64 for a float32, bfloat16 or float16 input, the
+input alone saved for the backward (as silu), and the eager kernel's bits in every dtype.  Inductor
+compiles C++ with the machine's compiler, which is slow on a small machine: the tests share a few
+compiled functions (dynamic shapes, so new sizes do not recompile).
 """
 
 from __future__ import annotations
@@ -17,14 +19,7 @@ from collections.abc import Callable
 import pytest
 import torch
 import torch.nn.functional as F
-from lelu_decomp_accuracy import (
-    SPECIALS,
-    check_backward,
-    check_forward,
-    check_reduced,
-    check_special_backward,
-    check_special_forward,
-)
+from lelu_decomp_accuracy import SPECIALS, check_special_backward, check_special_forward, inputs
 from lelu_reference import all_finite_values
 from torch import nn
 from torch._dynamo.testing import CompileCounterWithBackend
@@ -38,12 +33,14 @@ def kernels(code: str) -> list[str]:
     return re.findall(r"^(cpp_fused_\w+) = async_compile\.cpp", code, flags=re.MULTILINE)
 
 
-def assert_one_fused_kernel(code: str) -> None:
+def assert_one_fused_kernel(code: str, element_function: str, dtype: torch.dtype = torch.float32) -> None:
     assert len(kernels(code)) == 1, f"expected one fused kernel, found {kernels(code)}:\n{code}"
     call = code[code.index("def call(") :]
     assert "aten.lelu" not in code and "extern_kernels." not in call, "the ATen kernel is called:\n" + code
-    # the decomposition is inlined in the kernel, vectorized
-    assert ".exp()" in code and "at::vec::Vectorized<float>" in code, code
+    # the kernel's element function is inlined in the vectorized loop
+    assert f"at::native::{element_function}(" in code and "at::vec::Vectorized<float>" in code, code
+    if dtype != torch.float64:
+        assert "double" not in code[code.index("extern \"C\"") :], "float64 in the kernel:\n" + code
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +105,7 @@ def test_inductor_forward_is_one_fused_kernel() -> None:
     x = torch.tensor(SPECIALS)
     y, codes = run_and_get_code(torch.compile(F.lelu, fullgraph=True, dynamic=True), x)
     assert len(codes) == 1
-    assert_one_fused_kernel(codes[0])
+    assert_one_fused_kernel(codes[0], "lelu_opmath")
     check_special_forward(y)
 
 
@@ -118,8 +115,8 @@ def test_inductor_forward_and_backward_are_one_fused_kernel_each() -> None:
     y, codes = run_fw_bw_and_get_code(lambda: compiled(x))
     assert len(codes) == 2, codes
     forward, backward = codes
-    assert_one_fused_kernel(forward)
-    assert_one_fused_kernel(backward)
+    assert_one_fused_kernel(forward, "lelu_opmath")
+    assert_one_fused_kernel(backward, "lelu_backward_opmath")
     assert "lelu_backward" in kernels(backward)[0]
     check_special_forward(y.detach())
     assert x.grad is not None
@@ -131,32 +128,84 @@ def test_inductor_forward_and_backward_are_one_fused_kernel_each() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
-def test_compiled_forward_accuracy(compiled_lelu: Fn, dtype: torch.dtype) -> None:
-    check_forward(compiled_lelu, dtype)
-    check_special_forward(compiled_lelu(torch.tensor(SPECIALS, dtype=dtype)))
+def assert_same_bits(actual: torch.Tensor, expected: torch.Tensor, x: torch.Tensor) -> None:
+    """Bit for bit (NaN matches NaN; the sign of a zero counts)."""
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[actual.element_size()]
+    same = (actual.view(bits) == expected.view(bits)) | (actual.isnan() & expected.isnan())
+    if not bool(same.all()):
+        i = int((~same).nonzero()[0])
+        raise AssertionError(
+            f"{int((~same).sum())} results differ from the eager kernel's, first at x = {x[i].item()!r}: "
+            f"{actual[i].item()!r} against {expected[i].item()!r}"
+        )
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
-def test_compiled_backward_accuracy(compiled_lelu: Fn, dtype: torch.dtype) -> None:
+def kernel_inputs(dtype: torch.dtype) -> torch.Tensor:
+    """The accuracy tests' dense inputs (float32, float64: lelu_decomp_accuracy.inputs, with the
+    underflow bands, the neighbourhood of x0 and every binade) or every finite value (float16,
+    bfloat16), and the special values."""
+    if dtype in (torch.float32, torch.float64):
+        x = torch.from_numpy(inputs(dtype)).to(dtype)
+    else:
+        x = all_finite_values(dtype)
+    return torch.cat([x, torch.tensor(SPECIALS, dtype=dtype)])
+
+
+DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_compiled_forward_is_the_kernel_bit_for_bit(compiled_lelu: Fn, dtype: torch.dtype) -> None:
+    """The compiled forward runs the kernel's element functions: the eager kernel's bits (which
+    test_accuracy.py holds to its ULP bounds against mpmath) on every dense input, specials kept."""
+    x = kernel_inputs(dtype)
+    y = compiled_lelu(x)
+    assert_same_bits(y, F.lelu(x), x)
+    check_special_forward(y[-len(SPECIALS) :])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_compiled_backward_is_the_kernel_bit_for_bit(compiled_lelu: Fn, dtype: torch.dtype) -> None:
     lelu_backward = compiled_lelu_backward(compiled_lelu)
-    check_backward(lelu_backward, dtype)
-    x = torch.tensor(SPECIALS, dtype=dtype)
-    check_special_backward(lelu_backward(torch.ones_like(x), x))
+    x = kernel_inputs(dtype)
+    grad = torch.linspace(-3, 3, x.numel(), dtype=torch.float64).to(dtype)
+    assert_same_bits(lelu_backward(grad, x), torch.ops.aten.lelu_backward(grad, x), x)
+    specials = torch.tensor(SPECIALS, dtype=dtype)
+    check_special_backward(lelu_backward(torch.ones_like(specials), specials))
     # a NaN grad_output propagates, also where lelu' is 0
-    assert bool(lelu_backward(torch.full_like(x, math.nan), x).isnan().all())
+    assert bool(lelu_backward(torch.full_like(specials, math.nan), specials).isnan().all())
 
 
-def test_compiled_reduced_precision_every_value() -> None:
-    """float16 and bfloat16 (one graph for both): every finite value, within 1 ULP of eager."""
-    both = torch.compile(lambda a, b: (F.lelu(a), F.lelu(b)), fullgraph=True, dynamic=True)
-    half, bfloat = all_finite_values(torch.float16), all_finite_values(torch.bfloat16)
-    y_half, y_bfloat = both(half, bfloat)
-    check_reduced(y_half, F.lelu(half))
-    check_reduced(y_bfloat, F.lelu(bfloat))
-    y_half, y_bfloat = both(torch.tensor(SPECIALS, dtype=torch.float16), torch.tensor(SPECIALS, dtype=torch.bfloat16))
-    check_special_forward(y_half)
-    check_special_forward(y_bfloat)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_compiled_forward_saves_only_the_input(dtype: torch.dtype) -> None:
+    """What the compiled forward keeps for the backward: the input alone, as for silu (no mask,
+    nothing in float64)."""
+
+    def saved_bytes(fn: Fn) -> int:
+        saved: list[torch.Tensor] = []
+        x = torch.randn(1000, dtype=dtype, requires_grad=True)
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+            torch.compile(fn, fullgraph=True)(x * 1).sum().backward()
+        return sum(t.numel() * t.element_size() for t in saved)
+
+    torch._dynamo.reset()
+    assert saved_bytes(F.lelu) == saved_bytes(F.silu) == 1000 * torch.finfo(dtype).bits // 8
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool, torch.complex64], ids=str)
+def test_compiled_bad_dtype_gets_the_eager_error(dtype: torch.dtype) -> None:
+    x = torch.ones(4, dtype=dtype)
+    with pytest.raises(NotImplementedError) as eager:
+        F.lelu(x)
+    torch._dynamo.reset()
+    with pytest.raises(Exception) as compiled:
+        torch.compile(F.lelu, fullgraph=True)(x)
+    # Dynamo reports the error of running the op on fake tensors, with that error as its cause
+    root: BaseException = compiled.value
+    while root.__cause__ is not None:
+        root = root.__cause__
+    assert type(root) is NotImplementedError and str(root) == str(eager.value), (eager.value, compiled.value)
 
 
 def test_dynamic_shapes_do_not_recompile() -> None:
@@ -219,14 +268,3 @@ def test_compiled_small_model_trains_like_eager() -> None:
             assert p.grad is not None and p_eager.grad is not None
             torch.testing.assert_close(p.grad, p_eager.grad, atol=1e-12, rtol=1e-11, msg=name)
     assert counter.frame_count == 1
-
-
-def test_power_of_two_of_the_decomposition_is_exact() -> None:
-    """The float64 decomposition builds exp from 2^j = pow(2.0, j), j an integer in [-600, 0]
-    (torch._refs.nn.functional._lelu_exp): exact in eager and in Inductor's code, or its error
-    would be the backend's again."""
-    j = torch.arange(-700, 1, dtype=torch.float64)
-    exact = torch.tensor([math.ldexp(1.0, int(v)) for v in j.tolist()], dtype=torch.float64)
-    compiled = torch.compile(lambda t: torch.pow(2.0, t), dynamic=True)
-    assert torch.equal(torch.pow(2.0, j), exact)
-    assert torch.equal(compiled(j), exact)

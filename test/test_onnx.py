@@ -22,7 +22,13 @@ import onnxruntime
 import pytest
 import torch
 import torch.nn.functional as F
-from lelu_decomp_accuracy import FORWARD_VS_KERNEL_ULP, SPECIALS, check_special_forward, float32_inputs
+from lelu_decomp_accuracy import (
+    FLOAT32_ZERO_BELOW,
+    FORWARD_VS_KERNEL_ULP,
+    SPECIALS,
+    check_special_forward,
+    float32_inputs,
+)
 from lelu_reference import ulp_error, worst
 from torch import nn
 from torch.export import Dim
@@ -124,8 +130,10 @@ def dynamo_model() -> onnx.ModelProto:
 def test_dynamo_exporter_decomposes(dynamo_model: onnx.ModelProto) -> None:
     onnx.checker.check_model(dynamo_model)
     ops = set(op_types(dynamo_model))
-    # float32 is evaluated in float64 (Cast there and back), with no split of x (no Round)
-    assert {"Cast", "Exp", "Where", "Div"} <= ops and "Round" not in ops, ops
+    # float32 is evaluated in float32: no Cast, no float64 initializer
+    assert {"Exp", "Where", "Div"} <= ops and "Cast" not in ops and "Round" not in ops, ops
+    doubles = [t.name for t in dynamo_model.graph.initializer if t.data_type == onnx.TensorProto.DOUBLE]
+    assert not doubles, doubles
     assert not dynamo_model.functions, "expected standard ONNX ops only"
     assert all(node.domain in ("", "ai.onnx") for node in dynamo_model.graph.node)
 
@@ -137,13 +145,17 @@ def test_dynamo_exporter_matches_eager(dynamo_model: onnx.ModelProto) -> None:
     x = x64.astype(np.float32)
     y = run(dynamo_model, x)
     err = ulp_error(y, F.lelu(torch.from_numpy(x)).double().numpy(), torch.float32)
-    assert err.max() <= FORWARD_VS_KERNEL_ULP, worst(err, x64)
-    tail = (x64 >= -59.5) & (x64 < 0)
+    assert err.max() <= FORWARD_VS_KERNEL_ULP[torch.float32], worst(err, x64)
+    tail = (x64 >= FLOAT32_ZERO_BELOW) & (x64 < 0)
     assert bool((y[tail] != 0).all()), "premature zero in the negative tail"
 
 
 def test_dynamo_exporter_special_values(dynamo_model: onnx.ModelProto) -> None:
-    check_special_forward(torch.from_numpy(run(dynamo_model, np.array(SPECIALS, dtype=np.float32))))
+    """No NaN at -inf, inf at inf, NaN propagates, signed zeros kept; but in onnxruntime (CPU)
+    lelu(-inf) is +0.0, not the kernel's -0.0 (measured; README, ACCURACY.md)."""
+    y = run(dynamo_model, np.array(SPECIALS, dtype=np.float32))
+    assert y[0] == 0.0 and math.copysign(1.0, float(y[0])) == 1.0, y
+    check_special_forward(torch.tensor([-0.0, *y[1:].tolist()]))
 
 
 def test_dynamo_exporter_model() -> None:

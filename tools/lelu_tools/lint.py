@@ -11,7 +11,8 @@ checkout). Only findings on lines the series adds count; upstream's own lines ar
 * mypy (tools/lint/mypy.ini) on the patched torch/ Python files, in a copy of the wheel's whole
   torch package (its .py and .pyi files) with the series applied and the two stubs a build
   generates for it in torch/_C/_nn.pyi, imports followed into it as in a checkout (the first
-  run takes about 2 minutes; its cache is build/mypy-cache);
+  run takes about 2 minutes; its cache is build/mypy-cache), with a stub of triton
+  (tools/lint/stubs) standing in for the installed package lintrunner's environment has;
 * the NATIVEFUNCTIONS check: native_functions.yaml must survive a ruamel.yaml round trip with the
   settings of tools/linter/adapters/nativefunctions_linter.py, byte for byte.
 
@@ -29,6 +30,7 @@ import argparse
 import difflib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -148,7 +150,11 @@ def mypy(tree: Path, files: dict[str, set[int]]) -> list[Finding]:
     cache = REPO_ROOT / "build" / "mypy-cache"
     cmd = [sys.executable, "-m", "mypy", "--config-file", str(CONFIG / "mypy.ini"), "--cache-dir", str(cache),
            "--no-error-summary", "--no-pretty", *targets]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree)
+    # lintrunner's environment has triton installed; without it, mypy types triton_compat's
+    # `triton` as `Any | None` and flags every `@triton.jit` of triton_helpers.py, upstream's
+    # lines too: a stub of the package (tools/lint/stubs) stands in for it.
+    env = dict(os.environ, MYPYPATH=str(CONFIG / "stubs"))
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree, env=env)
     if done.returncode not in (0, 1) or "Traceback" in done.stderr:
         raise LeluError(f"mypy failed ({done.returncode}):\n{(done.stderr or done.stdout)[-3000:]}")
     findings = []

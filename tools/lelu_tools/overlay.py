@@ -248,6 +248,11 @@ def _apply(t: Target, dest: Path, diffs: list[FileDiff], pristine: dict[str, str
         raise OverlayError(f"the series does not apply to the wheel's files in {dest}:\n{r.stderr}")
 
 
+# The series' new headers that a build installs into torch/include (setup.py's package data
+# takes ATen/native/*.h and ATen/native/cpu/*.h).
+NEW_HEADERS = ("aten/src/ATen/native/Lelu.h", "aten/src/ATen/native/LeluMath.h",
+               "aten/src/ATen/native/cpu/LeluVec.h")
+
 # The files the codegen reads, patched or not.
 CODEGEN_INPUTS = ("aten/src/ATen/native/native_functions.yaml", "aten/src/ATen/native/tags.yaml",
                   "tools/autograd/derivatives.yaml")
@@ -280,6 +285,7 @@ def ensure_hunks(t: Target = PINNED) -> None:
         paths = sorted({d.path for d in other} | set(CODEGEN_INPUTS))
         _apply(t, t.patched, other, {p: _pinned(p) for p in paths})
         t.stamp("other-hunks", key_other)
+    _install_headers(t, installed_headers(t, {d.path: (t.patched / d.path).read_text() for d in other}))
 
 
 def _ensure_rebased_files(t: Target, info: TorchInfo) -> None:
@@ -299,18 +305,67 @@ def _ensure_rebased_files(t: Target, info: TorchInfo) -> None:
             if text is None:
                 raise OverlayError(f"{info.describe()} has no {path} (its torchgen's copy)")
             other[path] = text
-    key = _sha(str(info.torch_dir).encode(), *(f"{p}\0{x}".encode() for p, x in sorted({**python, **other}.items())))
+    key = _sha(str(info.torch_dir).encode(), *(f"{p}\0{x}".encode() for p, x in sorted({**python, **other}.items())),
+               *((REPO / "aten_native" / p).read_bytes() for p in NEW_HEADERS))
     if t.stamp_ok("rebased-files", key) and t.patched.exists():
         return
     say(f"regenerated the series' hunks from {info.describe()}: {len(python)} Python files, {len(other)} others")
     torchenv.link_tree(site_packages(t) / "torch", info.torch_dir,
-                       {p.removeprefix("torch/"): text for p, text in python.items()})
+                       {**{p.removeprefix("torch/"): text for p, text in python.items()},
+                        **installed_headers(t, other)})
     if t.patched.exists():
         shutil.rmtree(t.patched)
     for path, text in other.items():
         (t.patched / path).parent.mkdir(parents=True, exist_ok=True)
         (t.patched / path).write_text(text)
     t.stamp("rebased-files", key)
+
+
+def installed_headers(t: Target, shipped: dict[str, str]) -> dict[str, str]:
+    """What a build of the series installs into torch/include (path under the torch package ->
+    text): the new ATen headers, and the series' post-images of shipped headers (`shipped`:
+    upstream path -> text).  Code compiled against the installed torch reads them: Inductor's
+    generated kernels include torch/csrc/inductor/cpp_prefix.h, which includes cpu/LeluVec.h."""
+    files: dict[str, str] = {}
+    for path in NEW_HEADERS:
+        files[_include_member(path)] = (REPO / "aten_native" / path).read_text()
+    for path, text in shipped.items():
+        member = pin.wheel_member(path)
+        if member is not None and path.endswith(pin.HEADER_SUFFIXES):
+            files[member.removeprefix("torch/")] = text
+    return files
+
+
+def _include_member(path: str) -> str:
+    member = pin.wheel_member(path)
+    assert member is not None, path
+    return member.removeprefix("torch/")
+
+
+def _install_headers(t: Target, files: dict[str, str]) -> None:
+    """Write `files` into the venv's torch package; restore (or remove) those of an earlier
+    build that the series no longer writes."""
+    key = _sha(*(f"{p}\0{x}".encode() for p, x in sorted(files.items())))
+    if t.stamp_ok("installed-headers", key):
+        return
+    torch_dir = site_packages(t) / "torch"
+    record = t.ovl / "stamps" / "installed-headers.json"
+    previous = set(json.loads(record.read_text())) if record.is_file() else set()
+    stale = sorted(previous - set(files))
+    if stale:
+        wheel = pin.default_pin()
+        shipped = set(wheel.names())
+        for member in stale:
+            if f"torch/{member}" in shipped:
+                (torch_dir / member).write_bytes(wheel.read_bytes(f"torch/{member}"))
+            else:
+                (torch_dir / member).unlink(missing_ok=True)
+    say(f"installing {len(files)} headers into the venv's torch/include")
+    for member, text in files.items():
+        (torch_dir / member).parent.mkdir(parents=True, exist_ok=True)
+        (torch_dir / member).write_text(text)
+    record.write_text(json.dumps(sorted(files)))
+    t.stamp("installed-headers", key)
 
 
 def _pinned(path: str) -> str:

@@ -16,10 +16,16 @@ _LELU_GRAD_NEAR_X0 = (
 @out_wrapper("grad_input")
 @pw_cast_for_opmath
 def lelu_backward(grad_output: Tensor, self: Tensor) -> Tensor:
-    from torch._refs.nn.functional import _lelu_gate
+    from torch._refs.nn.functional import _lelu_float32, _lelu_gate
 
-    # lelu'(x) = (1 + E (1 + t)) / (1 + E)^2 for x >= 0 and E (1 + E + t) / (1 + E)^2
-    # for x < 0, with t = k x and E = exp(-|t|) = e * e2, in float64 (see _lelu_gate),
+    if self.dtype == torch.float32:
+        # lelu'(x) = (1 + e (1 + t)) / (1 + e)^2 for x >= 0 and e (1 + e + t) / (1 + e)^2
+        # for x < 0, with t = k x and e = exp(-|t|), in float32 (see _lelu_float32)
+        _, neg, t, e = _lelu_float32(self)
+        numerator = torch.where(neg, e * (1 + e + t), 1 + e * (1 + t))
+        return grad_output * (numerator / ((1 + e) * (1 + e)))
+    # float64: lelu'(x) = (1 + E (1 + t)) / (1 + E)^2 for x >= 0 and E (1 + E + t) / (1 + E)^2
+    # for x < 0, with t = k x and E = exp(-|t|) = e * e2 (see _lelu_gate),
     # (1 + E)^2 as 1 + E (2 + E); the negative tail is scaled by e2 last
     _, neg, t_hi, t_lo, e, e2 = _lelu_gate(self)
     exp_t = e * e2

@@ -32,10 +32,13 @@ inline namespace CPU_CAPABILITY {
 
 using vec::Vectorized;
 
-#if defined(CPU_CAPABILITY_DEFAULT) && !defined(__FMA__) &&         \
-    (defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || \
+#if !defined(CPU_CAPABILITY_AVX2) && !defined(CPU_CAPABILITY_AVX512) && \
+    !defined(__FMA__) &&                                                \
+    (defined(__x86_64__) || defined(_M_X64) || defined(__i386__) ||     \
      defined(_M_IX86))
-// x86 without AVX2 (and not built with -mfma): no fused multiply-add.
+// x86 without AVX2 (and not built with -mfma): no fused multiply-add. (In
+// ATen that is the DEFAULT capability; Inductor's generated kernels define no
+// capability macro when it picks no vector ISA.)
 constexpr bool lelu_float_in_double = true;
 #else
 constexpr bool lelu_float_in_double = false;
@@ -365,6 +368,48 @@ struct LeluElementOps {
     }
   }
 };
+
+// lelu and grad * lelu' of opmath values (float, double), of their Vectorized
+// and of their VectorizedN, with the kernel's arithmetic: code that inlines the
+// element functions in loops of its own gets the kernel's bits. Inductor's
+// generated C++ kernels call these (torch/csrc/inductor/cpp_prefix.h) for
+// aten.lelu and aten.lelu_backward; bfloat16 and half reach them in float.
+template <typename T>
+inline T lelu_opmath(const T& x) {
+  return LeluElementOps<T>::forward_opmath(x);
+}
+template <typename T>
+inline Vectorized<T> lelu_opmath(const Vectorized<T>& x) {
+  return LeluElementOps<T>::forward_opmath(x);
+}
+template <typename T, int N>
+inline vec::VectorizedN<T, N> lelu_opmath(const vec::VectorizedN<T, N>& x) {
+  vec::VectorizedN<T, N> out;
+  for (int i = 0; i < N; ++i) {
+    out[i] = LeluElementOps<T>::forward_opmath(x[i]);
+  }
+  return out;
+}
+template <typename T>
+inline T lelu_backward_opmath(const T& grad, const T& x) {
+  return LeluElementOps<T>::backward_opmath(grad, x);
+}
+template <typename T>
+inline Vectorized<T> lelu_backward_opmath(
+    const Vectorized<T>& grad,
+    const Vectorized<T>& x) {
+  return LeluElementOps<T>::backward_opmath(grad, x);
+}
+template <typename T, int N>
+inline vec::VectorizedN<T, N> lelu_backward_opmath(
+    const vec::VectorizedN<T, N>& grad,
+    const vec::VectorizedN<T, N>& x) {
+  vec::VectorizedN<T, N> out;
+  for (int i = 0; i < N; ++i) {
+    out[i] = LeluElementOps<T>::backward_opmath(grad[i], x[i]);
+  }
+  return out;
+}
 
 } // namespace CPU_CAPABILITY
 } // namespace at::native

@@ -2,11 +2,26 @@
 _LELU_K = 1.8137993642342178
 
 
+def _lelu_float32(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
+    """
+    The parts of sigmoid(k * x) that lelu and lelu_backward share for a float32 tensor a
+    (bfloat16 and float16 arrive in float32), in float32: (x, neg, t, e), with
+      x = a clamped to [-64, 64] (NaN stays NaN): beyond, the float32 result no longer
+          depends on the gate, so lelu(-inf) = -0.0 and lelu'(inf) = 1, no inf * 0;
+      neg = a < 0, t = k * x, e = exp(-|k x|) <= 1, which never overflows, so the negative
+          tail keeps its value down to the float32 underflow.
+    k * x is rounded before exp, so the error grows with |k x| in the tails (ACCURACY.md
+    has the figures): these are the decompositions for torch.export's core ATen graph and
+    the exporters, cheap where they run; Inductor lowers lelu to the kernel's own code.
+    """
+    x = torch.clamp(a, -64.0, 64.0)
+    t = x * _LELU_K
+    return x, a < 0, t, torch.exp(-torch.abs(t))
+
+
 def _lelu_gate(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
     """
-    The parts of sigmoid(k * x) that lelu and lelu_backward share, for a float32 or
-    float64 tensor a, evaluated in float64 (float32 results are then rounded once: the
-    backend's exp, about 1 ULP, would otherwise be most of float32's error budget).
+    The parts of sigmoid(k * x) that lelu and lelu_backward share, for a float64 tensor a.
     Returns (x, neg, t_hi, t_lo, e, e2), float64 tensors, with
       x = a clamped (NaN stays NaN); beyond the clamp the result no longer depends on
           exp(-|k a|), so no inf * 0 is ever formed;
@@ -15,27 +30,19 @@ def _lelu_gate(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
       exp(-|k x|) = e * e2, where e2 is 1 unless exp(-|k x|) would leave the normal
           range, so the negative tail can be scaled by e2 last and keep its precision.
 
-    For float32, k * x and exp(-|k x|) in float64 are far more precise than needed:
-    t_hi = k * x, t_lo = 0 and e2 = 1.  For float64, why not
-    x * sigmoid(k * x): k * x is rounded before it reaches exp, and for x < 0 the error
-    of exp(k x) grows with |k x|; exp(-k x) overflows in the negative tail, flushing the
-    result to zero long before the true value underflows; and -inf * sigmoid(-inf) is
-    -inf * 0 = NaN.  Here x is split into x_hi, a multiple of 2^-18 with at most 27
-    significant bits, and x_lo = x - x_hi (exact), and k into k_hi (k rounded to
-    float32: x_hi * k_hi is exact, and so is k_hi where an exporter keeps scalars as
-    float32, as ONNX's does) and k_lo, and exp(-|k x|) is evaluated from both parts by
-    _lelu_exp.
+    Why not x * sigmoid(k * x): k * x is rounded before it reaches exp, and for x < 0
+    the error of exp(k x) grows with |k x|; exp(-k x) overflows in the negative tail,
+    flushing the result to zero long before the true value underflows; and
+    -inf * sigmoid(-inf) is -inf * 0 = NaN.  Here x is split into x_hi, a multiple of
+    2^-18 with at most 27 significant bits, and x_lo = x - x_hi (exact), and k into k_hi
+    (k rounded to float32: x_hi * k_hi is exact, and so is k_hi where an exporter keeps
+    scalars as float32, as ONNX's does) and k_lo, and exp(-|k x|) is evaluated from both
+    parts by _lelu_exp.
     """
     torch._check_not_implemented(
-        a.dtype in (torch.float32, torch.float64),
+        a.dtype == torch.float64,
         lambda: f"lelu is not implemented for {a.dtype}",
     )
-    if a.dtype == torch.float32:
-        # lelu(-200) and exp(-200 k) round to zero in float32
-        # (k as k_hi + k_lo, k_hi = k rounded to float32, as for float64 below)
-        x = torch.clamp(a.to(torch.float64), -200.0, 200.0)
-        t = x * 1.8137993812561035 + x * -1.7021885665030923e-08
-        return x, x < 0, t, torch.zeros_like(t), torch.exp(-torch.abs(t)), torch.ones_like(t)
     # lelu(-430) and exp(-430 k) are below half the smallest subnormal
     x = torch.clamp(a.to(torch.float64), -430.0, 430.0)
     x_hi = torch.round(x * 2.0**18) * 2.0**-18
@@ -91,8 +98,15 @@ def lelu(a: TensorLikeType, inplace: bool = False) -> TensorLikeType:
 
     if inplace:
         raise NotImplementedError
+    torch._check_not_implemented(
+        a.dtype in (torch.float32, torch.float64),
+        lambda: f"lelu is not implemented for {a.dtype}",
+    )
     # x / (1 + exp(-k x)) for x >= 0 and x exp(k x) / (1 + exp(k x)) for x < 0, with the
     # limits lelu(inf) = inf and lelu(-inf) = -0.0 kept
+    if a.dtype == torch.float32:
+        x, neg, _, e = _lelu_float32(a)
+        return torch.where(neg, x * e, a) / (1 + e)
     x, neg, _, _, e, e2 = _lelu_gate(a)
     result = torch.where(neg, x * e, a.to(torch.float64)) / (1 + e * e2)
     return (result * torch.where(neg, e2, 1.0)).to(a.dtype)
