@@ -10,7 +10,8 @@ checks its device code; it runs nothing.
 
 The CUDA kernel evaluates LeluMath.h with the same scalar operations as the CPU kernel's scalar
 path, all correctly rounded, and the vectorized CPU path matches that lane by lane: CUDA and CPU
-must agree bit for bit (NaN payloads aside), for every dtype, layout and variant.
+must agree bit for bit (NaN payloads aside), for every dtype, layout and variant.  So must
+torch.compile's Triton kernels, which run the same operations (triton_helpers.lelu).
 """
 
 from __future__ import annotations
@@ -123,6 +124,33 @@ def test_backward_matches_cpu_bitwise(dtype: torch.dtype) -> None:
     F.lelu(xr).backward(gc)
     assert xr.grad is not None
     assert_same_bits(xr.grad, backward(grad, x), "autograd")
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_compiled_triton_matches_cpu_bitwise(dtype: torch.dtype) -> None:
+    """torch.compile on CUDA: Inductor's Triton kernel calls triton_helpers.lelu / lelu_backward
+    (the [inductor] patch), inside the fused kernel, with the CPU kernel's bits."""
+    from torch._inductor.utils import run_and_get_code
+
+    x, grad = varied_inputs(dtype)
+    compiled = torch.compile(F.lelu, fullgraph=True, dynamic=True)
+    xr = x.cuda().requires_grad_(True)
+
+    def forward_and_backward() -> torch.Tensor:
+        y = compiled(xr)
+        y.backward(grad.cuda())
+        return y
+
+    y, codes = run_and_get_code(forward_and_backward)
+    code = "\n".join(codes)
+    assert "triton_helpers.lelu(" in code and "triton_helpers.lelu_backward(" in code, code
+    for one in codes:  # no call of the ATen kernel in the wrappers' call()
+        call = one[one.index("def call(") :]
+        assert "extern_kernels." not in call and "aten.lelu" not in call, one
+    assert xr.grad is not None
+    assert_same_bits(y.detach(), F.lelu(x), "compiled F.lelu")
+    assert_same_bits(xr.grad, torch.ops.aten.lelu_backward(grad, x), "compiled lelu_backward")
 
 
 @requires_cuda

@@ -7,9 +7,10 @@ from __future__ import annotations
 import io
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
-from lelu_decomp_accuracy import SPECIALS, check_special_backward, check_special_forward
+from lelu_decomp_accuracy import SPECIALS, check_backward, check_forward, check_special_backward, check_special_forward
 from torch import nn
 from torch.export import Dim, export
 
@@ -85,17 +86,17 @@ def test_exported_special_values() -> None:
     check_special_forward(ep.run_decompositions().module()(x))
 
 
+class Grad(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_()
+            (grad,) = torch.autograd.grad(F.lelu(leaf).sum(), leaf)
+        return grad
+
+
 def test_export_of_a_training_step_decomposes_the_backward() -> None:
     """The joint graph (forward and backward) with the core decompositions: no lelu, no
     lelu_backward, and the gradient keeps lelu'(inf) = 1, lelu'(-inf) = 0."""
-
-    class Grad(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            with torch.enable_grad():
-                leaf = x.detach().requires_grad_()
-                (grad,) = torch.autograd.grad(F.lelu(leaf).sum(), leaf)
-            return grad
-
     x = torch.tensor([*SPECIALS, -50.0, -1.0, 2.0])
     ep = export(Grad(), (x,)).run_decompositions()
     ops = called_ops(ep)
@@ -105,3 +106,25 @@ def test_export_of_a_training_step_decomposes_the_backward() -> None:
     expected = torch.ops.aten.lelu_backward(torch.ones(3), x[5:])
     torch.testing.assert_close(grad[5:], expected)
     assert not math.isnan(grad[0].item())
+
+
+def decomposed(module: nn.Module, dtype: torch.dtype) -> torch.export.ExportedProgram:
+    return export(module, (torch.randn(16, dtype=dtype),), dynamic_shapes=({0: Dim("n")},)).run_decompositions()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
+def test_decomposed_graph_has_no_float64(dtype: torch.dtype) -> None:
+    """The core ATen graph computes in the input's opmath type (float32), forward and backward."""
+    for module in (nn.LELU(), Grad()):
+        ep = decomposed(module, dtype)
+        dtypes = {v.dtype for n in ep.graph.nodes if isinstance(v := n.meta.get("val"), torch.Tensor)}
+        assert dtypes <= {dtype, torch.float32, torch.bool}, dtypes
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_decomposed_graph_within_the_bounds(dtype: torch.dtype) -> None:
+    """The exported core ATen graph itself, run on the accuracy inputs: within the decomposition's
+    bounds of the references and of the kernel (lelu_decomp_accuracy)."""
+    forward, backward = decomposed(nn.LELU(), dtype).module(), decomposed(Grad(), dtype).module()
+    check_forward(forward, dtype)
+    check_backward(lambda grad, x: grad * backward(x), dtype)

@@ -18,9 +18,10 @@ from lelu_tools import accuracy, bench
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FORWARD_PEERS = [
     "F.lelu", "F.silu", "F.gelu", "F.gelu(tanh)", "F.mish", "F.relu", "x*sigmoid(kx)", "F.silu(kx)/k",
-    "compile(x*sigmoid(kx))", "LELU(inplace=True)", "lelu(x, out=y)", "clone", "add(x, 1, out=y)",
+    "compile(x*sigmoid(kx))", "compile(F.lelu)", "compile(F.silu)", "compile(F.gelu)",
+    "LELU(inplace=True)", "lelu(x, out=y)", "clone", "add(x, 1, out=y)",
 ]
-BACKWARD_PEERS = FORWARD_PEERS[:9]
+BACKWARD_PEERS = FORWARD_PEERS[:12]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,19 @@ def test_targets_are_checked() -> None:
     assert not stride.ok and stride.failures == ["float32 fwd 2^20 1t: 3.00"]
 
 
+def test_compiled_activation_target_is_checked() -> None:
+    """compile(F.lelu) / compile(F.silu) <= 1.15 for float32 and bfloat16 from 2^16 on."""
+    times = {"F.lelu": 1.0, "F.silu": 1.0, "compile(F.lelu)": 1.1, "compile(F.silu)": 1.0, "compile(F.gelu)": 1.3}
+    results = [
+        synthetic_result("float32", 1 << 20, "contiguous", "fwd", times),
+        synthetic_result("bfloat16", 1 << 16, "contiguous", "fwd+bwd", dict(times, **{"compile(F.lelu)": 1.2})),
+        synthetic_result("float32", 1 << 12, "contiguous", "fwd", dict(times, **{"compile(F.lelu)": 5.0})),
+    ]
+    check = next(c for c in bench.check_targets(results) if c.what.startswith("compiled F.lelu"))
+    assert not check.ok and check.failures == ["bfloat16 fwd+bwd 2^16 1t: 1.20"]  # 2^12 has no target
+    assert check.worst == "1.20 (bfloat16 fwd+bwd 2^16 1t)"
+
+
 def test_accuracy_special_values_match_the_limits(tmp_path: Path) -> None:
     assert accuracy.main(["--only-special", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "results.json").read_text())
@@ -149,3 +163,14 @@ def test_accuracy_measures_the_compiled_path_against_the_kernels_bounds() -> Non
     stats, _ = accuracy.measure("compiled lelu_backward", "tiny grid", torch.float64, x)
     assert stats.bound == accuracy.BACKWARD_MAX_ULP
 
+
+
+def test_accuracy_measures_the_exported_path_against_issue_17s_bounds() -> None:
+    x = np.linspace(-60, 20, 2001, dtype=np.float32).astype(np.float64)
+    forward, _ = accuracy.measure("exported F.lelu", "tiny grid", torch.float32, x)
+    assert forward.bound == 4.0 and forward.ok and forward.max_ulp > 0
+    backward, _ = accuracy.measure("exported lelu_backward", "tiny grid", torch.bfloat16,
+                                   torch.from_numpy(x).bfloat16().double().numpy())
+    assert backward.bound == 0.51 and backward.ok
+    onnx, _ = accuracy.measure("ONNX F.lelu (onnxruntime)", "tiny grid", torch.float32, x)
+    assert onnx.bound is None and onnx.ok is None and onnx.max_ulp > 4  # saturated Sigmoid in the tail

@@ -616,6 +616,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--capabilities", action="store_true",
                         help="instead: kernel time / F.silu's per x86 CPU capability, a process each "
                              "(`tools/lelu bench --capabilities --help`)")
+    parser.add_argument("--paths", action="store_true",
+                        help="instead: a compiled training step and the ONNX export against SiLU and GELU "
+                             "(`tools/lelu bench --paths --help`)")
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="measure nothing: write the report (and with --publish BENCHMARKS.md) again from "
                         "the results.json of an earlier run, e.g. docs/benchmarks/results.json; or the GPU section "
@@ -650,6 +653,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lelu_tools import bench_capabilities
 
         return bench_capabilities.main(list(sys.argv[1:] if argv is None else argv))
+    if "--paths" in (sys.argv[1:] if argv is None else argv):
+        from lelu_tools import bench_paths
+
+        return bench_paths.main(list(sys.argv[1:] if argv is None else argv))
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.render is not None:
         if gpu_bench.is_gpu_report(args.render):  # from `tools/lelu gpu-check`
@@ -725,10 +732,10 @@ def publish(report: dict[str, Any]) -> None:
     """BENCHMARKS.md at the repository root and its images under docs/benchmarks/; its CPU
     capabilities section (`tools/lelu bench --capabilities --publish`) and its GPU section
     (`tools/lelu bench --render <gpu-check's gpu-bench.json> --publish`) are kept."""
-    from lelu_tools import bench_capabilities
+    from lelu_tools import bench_capabilities, bench_paths
 
     document = REPO / "BENCHMARKS.md"
-    section = bench_capabilities.SECTION.kept(document)
+    section = bench_capabilities.SECTION.kept(document) + bench_paths.SECTION.kept(document)
     publish_report(document, "LELU benchmarks", "tools/lelu bench --publish",
                    "LELU's CPU kernel next to its peers",
                    render_markdown(report, "docs/benchmarks") + "\n" + section + gpu_bench.SECTION.kept(document),

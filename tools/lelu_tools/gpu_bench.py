@@ -3,15 +3,17 @@
 `python -m lelu_tools.gpu_bench --out DIR` runs in the overlay on a CUDA machine and writes
 DIR/gpu-bench.json and DIR/gpu-accuracy.json:
 
-* speed: F.lelu next to F.silu, the composite `x * sigmoid(k x)` and `torch.compile` of it
-  (dynamic shapes: one compile per dtype and direction), forward and forward+backward, float32,
+* speed: F.lelu next to F.silu, the composite `x * sigmoid(k x)` and `torch.compile` of it, and
+  torch.compile of F.lelu and of F.silu (Inductor's Triton kernels: F.lelu's runs
+  triton_helpers.lelu) (dynamic shapes: one compile per dtype and direction), forward and forward+backward, float32,
   bfloat16, float16 and float64, 2^20 to 2^28 elements; timed with CUDA events (the median of
   `rounds` rounds of back-to-back calls, each round at least `sample_ms`); each time also as a
   fraction of a device-to-device copy (`Tensor.copy_`) of the same bytes: forward moves 2n
   elements (read x, write y), forward+backward at least 5n (x, y; grad, x, grad_input).
 * accuracy: the ULP error of the CUDA F.lelu and lelu_backward against the float64 reference
   (float32, and every finite bfloat16 and float16) and mpmath's double-double (float64), and
-  how many results differ from the CPU kernel's bits.
+  how many results differ from the CPU kernel's bits, for the CUDA kernel and for compiled F.lelu
+  (Triton, forward and backward).
 
 `render_bench` / `render_accuracy` turn those files into markdown (`tools/lelu bench --render
 FILE` and `tools/lelu accuracy --render FILE` call them; with --publish they replace the GPU
@@ -37,7 +39,7 @@ BENCH_KIND = "lelu-gpu-bench"
 ACCURACY_KIND = "lelu-gpu-accuracy"
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 SIZES = (20, 22, 24, 26, 28)
-VARIANTS = ("F.lelu", "F.silu", "x*sigmoid(kx)", "compiled x*sigmoid(kx)")
+VARIANTS = ("F.lelu", "F.silu", "x*sigmoid(kx)", "compiled x*sigmoid(kx)", "compiled F.lelu", "compiled F.silu")
 DIRECTIONS = ("forward", "forward+backward")
 # Elements moved per element, at the least: forward reads x and writes y; forward+backward also
 # reads grad_output and x and writes grad_input.
@@ -48,6 +50,8 @@ SECTION = Section("gpu", "## On a GPU (`tools/lelu gpu-check`)")
 TARGET_COPY_FRACTION = 0.85  # F.lelu forward, 2^26 float32 and bfloat16
 TARGET_FORWARD_VS_SILU = 1.05
 TARGET_BACKWARD_VS_SILU = 1.10
+# issue 17: compiled F.lelu (Triton) against compiled F.silu
+TARGET_COMPILED_VS_SILU = 1.15
 
 
 # ---------------------------------------------------------------- measuring (on a GPU)
@@ -88,6 +92,8 @@ def bench(dtypes: Sequence[str], sizes: Sequence[int], rounds: int, sample_ms: f
     functions: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "F.lelu": F.lelu,  # type: ignore[attr-defined, unused-ignore]
         "F.silu": F.silu, "x*sigmoid(kx)": composite, "compiled x*sigmoid(kx)": compiled,
+        "compiled F.lelu": torch.compile(lambda x: F.lelu(x), dynamic=True),  # type: ignore[attr-defined, unused-ignore]
+        "compiled F.silu": torch.compile(lambda x: F.silu(x), dynamic=True),
     }
     rows: list[dict[str, Any]] = []
     for name in dtypes:
@@ -167,13 +173,20 @@ def accuracy() -> dict[str, Any]:
         backward = ulp_error(dy, dhi, dtype, dlo)
         far = np.abs(x64 - X0) > 0.01
         cpu_y = F.lelu(xt)  # type: ignore[attr-defined, unused-ignore]
-        differ = [_bits_differ(y, cpu_y),
-                  _bits_differ(dy, torch.ops.aten.lelu_backward(torch.ones_like(xt), xt))]
+        cpu_dy = torch.ops.aten.lelu_backward(torch.ones_like(xt), xt)
+        differ = [_bits_differ(y, cpu_y), _bits_differ(dy, cpu_dy)]
+        # compiled F.lelu: Inductor's Triton kernels (triton_helpers.lelu, lelu_backward)
+        compiled = torch.compile(lambda v: F.lelu(v), dynamic=True)  # type: ignore[attr-defined, unused-ignore]
+        leaf = xc.detach().requires_grad_(True)
+        (compiled_dy,) = torch.autograd.grad(compiled(leaf), leaf, torch.ones_like(xc))
+        compiled_differ = [_bits_differ(compiled(xc), cpu_y), _bits_differ(compiled_dy, cpu_dy)]
         rows.append({"dtype": name, "grid": grid, "points": int(x.size),
                      "forward_max_ulp": float(forward.max()), "forward_worst_x": float(x64[forward.argmax()]),
                      "backward_max_ulp": float(backward[far].max()),
                      "backward_worst_x": float(x64[far][backward[far].argmax()]),
-                     "forward_differ_from_cpu": differ[0], "backward_differ_from_cpu": differ[1]})
+                     "forward_differ_from_cpu": differ[0], "backward_differ_from_cpu": differ[1],
+                     "compiled_forward_differ_from_cpu": compiled_differ[0],
+                     "compiled_backward_differ_from_cpu": compiled_differ[1]})
         print(f"[gpu-accuracy] {rows[-1]}", flush=True)
     return {"rows": rows}
 
@@ -228,6 +241,16 @@ def check_targets(rows: list[dict[str, Any]]) -> list[tuple[bool, str]]:
             worst = max(ratios)
             out.append((worst[0] <= bound, f"F.lelu {direction} <= {bound:.2f}x F.silu's time: "
                         f"worst {worst[0]:.3f}x ({worst[1]})"))
+    for direction in DIRECTIONS:
+        compiled = [(r["ms"] / silu["ms"], f"{r['dtype']} 2^{r['log2n']}") for r in rows
+                    if r["direction"] == direction and r["variant"] == "compiled F.lelu"
+                    and r["dtype"] in ("float32", "bfloat16")
+                    and (silu := _row(rows, r["dtype"], r["log2n"], direction, "compiled F.silu")) is not None]
+        if compiled:
+            worst = max(compiled)
+            out.append((worst[0] <= TARGET_COMPILED_VS_SILU,
+                        f"compiled F.lelu {direction} <= {TARGET_COMPILED_VS_SILU:.2f}x compiled F.silu's time "
+                        f"(float32, bfloat16): worst {worst[0]:.3f}x ({worst[1]})"))
     return out
 
 
@@ -270,12 +293,14 @@ def render_accuracy(report: dict[str, Any]) -> str:
     lines = [f"Measured by `{report['command']}` on {_env_line(report['environment'])}: the CUDA kernels against "
              "the float64 reference (float64: mpmath's double-double), and against the CPU kernel's bits.", "",
              "| dtype | inputs | forward max ULP (x) | backward max ULP, \\|x - x0\\| > 0.01 (x) | "
-             "forward / backward results that differ from the CPU's |",
-             "|---|---|---|---|---|"]
+             "forward / backward results that differ from the CPU's | the same, compiled F.lelu (Triton) |",
+             "|---|---|---|---|---|---|"]
     for r in report["rows"]:
+        compiled = (f"{r['compiled_forward_differ_from_cpu']} / {r['compiled_backward_differ_from_cpu']}"
+                    if "compiled_forward_differ_from_cpu" in r else "-")
         lines.append(f"| {r['dtype']} | {r['grid']} | {r['forward_max_ulp']:.3g} ({r['forward_worst_x']:.6g}) | "
                      f"{r['backward_max_ulp']:.3g} ({r['backward_worst_x']:.6g}) | "
-                     f"{r['forward_differ_from_cpu']} / {r['backward_differ_from_cpu']} |")
+                     f"{r['forward_differ_from_cpu']} / {r['backward_differ_from_cpu']} | {compiled} |")
     return "\n".join(lines) + "\n"
 
 

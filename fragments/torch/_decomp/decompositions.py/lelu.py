@@ -16,14 +16,26 @@ _LELU_GRAD_NEAR_X0 = (
 @out_wrapper("grad_input")
 @pw_cast_for_opmath
 def lelu_backward(grad_output: Tensor, self: Tensor) -> Tensor:
-    from torch._refs.nn.functional import _lelu_float32, _lelu_gate
+    from torch._refs.nn.functional import _lelu_float32, _lelu_gate, _lelu_scale
 
     if self.dtype == torch.float32:
-        # lelu'(x) = (1 + e (1 + t)) / (1 + e)^2 for x >= 0 and e (1 + e + t) / (1 + e)^2
-        # for x < 0, with t = k x and e = exp(-|t|), in float32 (see _lelu_float32)
-        _, neg, t, e = _lelu_float32(self)
-        numerator = torch.where(neg, e * (1 + e + t), 1 + e * (1 + t))
-        return grad_output * (numerator / ((1 + e) * (1 + e)))
+        # The kernel's formulas (LeluMath.h), with t = k x = -(th + tl) for x >= 0 and
+        # th + tl for x < 0, e = exp(-|t|) = p 2^n:
+        #   lelu'(x) = (1 + e (1 + t)) / (1 + e)^2         for x >= 0
+        #            = 2^n p (1 + t + 2^n + q 2^n) / (1 + e)^2   for x < 0,
+        # 1 + th + 2^n summed from exact parts first (it cancels near x0 = -0.70485), and
+        # (1 + e)^2 squared from 1 + e and its rounding error
+        _, neg, th, tl, n, q, p = _lelu_float32(self)
+        two_n = torch.pow(2.0, n)
+        e = p * two_n
+        den = 1 + e
+        den_lo = ((1 - p) + q) * two_n + ((1 - den) + e)
+        den2 = den * den + (den + den) * den_lo
+        positive = e * ((1 - th) - tl) + 1
+        total = q * two_n + ((1 + th) + two_n) + tl
+        negative = q * total + total
+        derivative = torch.where(neg, negative, positive) / den2
+        return grad_output * _lelu_scale(derivative, torch.where(neg, n, 0.0))
     # float64: lelu'(x) = (1 + E (1 + t)) / (1 + E)^2 for x >= 0 and E (1 + E + t) / (1 + E)^2
     # for x < 0, with t = k x and E = exp(-|t|) = e * e2 (see _lelu_gate),
     # (1 + E)^2 as 1 + E (2 + E); the negative tail is scaled by e2 last

@@ -4,19 +4,39 @@ _LELU_K = 1.8137993642342178
 
 def _lelu_float32(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
     """
-    The parts of sigmoid(k * x) that lelu and lelu_backward share for a float32 tensor a
-    (bfloat16 and float16 arrive in float32), in float32: (x, neg, t, e), with
-      x = a clamped to [-64, 64] (NaN stays NaN): beyond, the float32 result no longer
-          depends on the gate, so lelu(-inf) = -0.0 and lelu'(inf) = 1, no inf * 0;
-      neg = a < 0, t = k * x, e = exp(-|k x|) <= 1, which never overflows, so the negative
-          tail keeps its value down to the float32 underflow.
-    k * x is rounded before exp, so the error grows with |k x| in the tails (ACCURACY.md
-    has the figures): these are the decompositions for torch.export's core ATen graph and
-    the exporters, cheap where they run; Inductor lowers lelu to the kernel's own code.
+    The parts of sigmoid(k * x) that lelu and lelu_backward share, for a float32 tensor a
+    (bfloat16 and float16 arrive in float32), in float32 pointwise ops: the arithmetic of the
+    ATen kernel (LeluMath.h), with its fused multiply-adds replaced by exact products of
+    split operands.  Returns (ax, neg, th, tl, n, q, p), float32 tensors, with
+      ax = -min(|a|, 64) (NaN stays NaN): beyond 64 the float32 result no longer depends
+          on the gate, so lelu(-inf) = -0.0 and lelu'(inf) = 1, and no inf * 0 is formed;
+      neg = a < 0;
+      k * ax = th + tl, th exact (ax split into 12-bit halves, times k to 11 bits);
+      exp(k * ax) = (1 + q) * 2^n, n an integer in [-168, 0], q = expm1(r) for the
+          reduced argument r = k * ax - n ln 2 (|r| <= 0.35), p = 1 + q rounded.
+    Only exp(-|k x|) <= 1 is formed, scaled by 2^n last, so the negative tail keeps its
+    precision down to the float32 underflow; k * x enters exp with its rounding error.
     """
-    x = torch.clamp(a, -64.0, 64.0)
-    t = x * _LELU_K
-    return x, a < 0, t, torch.exp(-torch.abs(t))
+    ax = torch.clamp(-torch.abs(a), min=-64.0)
+    # Veltkamp's split: ax = a1 + a2, both with at most 12 significant bits
+    c = ax * 4097.0
+    a1 = c - (c - ax)
+    a2 = ax - a1
+    # k = 1.8134765625 (11 bits) + 3.2280173e-04 (+ 4e-12): the first two products are exact
+    th = a1 * 1.8134765625
+    tl = a2 * 1.8134765625 + ax * 3.2280173036269844e-04
+    # ln 2 = 0.693145751953125 (16 bits: n times it is exact) + 1.4286068e-06
+    n = torch.round(th * 1.4426950216293335)
+    r = ((th - n * 0.693145751953125) + tl) - n * 1.428606765330187e-06
+    q = torch.expm1(r)
+    return ax, a < 0, th, tl, n, q, 1 + q
+
+
+def _lelu_scale(v: TensorLikeType, n: TensorLikeType) -> TensorLikeType:
+    """v * 2^n for an integral float32 n in [-168, 0], rounded once (2^n alone may not be a
+    float32): v * 2^max(n, -126) is exact for the v of lelu, then one rounding."""
+    n1 = torch.clamp(n, min=-126.0)
+    return (v * torch.pow(2.0, n1)) * torch.pow(2.0, n - n1)
 
 
 def _lelu_gate(a: TensorLikeType) -> tuple[TensorLikeType, ...]:
@@ -105,8 +125,10 @@ def lelu(a: TensorLikeType, inplace: bool = False) -> TensorLikeType:
     # x / (1 + exp(-k x)) for x >= 0 and x exp(k x) / (1 + exp(k x)) for x < 0, with the
     # limits lelu(inf) = inf and lelu(-inf) = -0.0 kept
     if a.dtype == torch.float32:
-        x, neg, _, e = _lelu_float32(a)
-        return torch.where(neg, x * e, a) / (1 + e)
+        # x / (1 + e) for x >= 0, x e / (1 + e) for x < 0, with e = p 2^n = exp(-|k x|)
+        ax, neg, _, _, n, _, p = _lelu_float32(a)
+        quotient = torch.where(neg, ax * p, a) / (1 + p * torch.pow(2.0, n))
+        return _lelu_scale(quotient, torch.where(neg, n, 0.0))
     x, neg, _, _, e, e2 = _lelu_gate(a)
     result = torch.where(neg, x * e, a.to(torch.float64)) / (1 + e * e2)
     return (result * torch.where(neg, e2, 1.0)).to(a.dtype)

@@ -1,0 +1,1 @@
+    opset18 as op18,
