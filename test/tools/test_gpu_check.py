@@ -74,12 +74,17 @@ ENV = {"device": "NVIDIA H200", "capability": "9.0", "memory_gib": 139.8, "torch
        "when": "2026-12-02 12:00 UTC"}
 
 
-def _bench_rows(lelu_ms: float, silu_ms: float, copy_ms: float) -> list[dict[str, Any]]:
+def _bench_rows(
+    lelu_ms: float, silu_ms: float, copy_ms: float, compiled_ms: float | None = None
+) -> list[dict[str, Any]]:
+    """Rows of every variant; compiled F.lelu takes compiled_ms (default: lelu_ms), compiled F.silu silu_ms."""
+    compiled_lelu_ms = lelu_ms if compiled_ms is None else compiled_ms
     rows = []
     for dtype in ("float32", "bfloat16"):
         for direction in gpu_bench.DIRECTIONS:
             for variant, ms in (("F.lelu", lelu_ms), ("F.silu", silu_ms), ("x*sigmoid(kx)", 3 * silu_ms),
-                                ("compiled x*sigmoid(kx)", silu_ms)):
+                                ("compiled x*sigmoid(kx)", silu_ms), ("compiled F.lelu", compiled_lelu_ms),
+                                ("compiled F.silu", silu_ms)):
                 scale = 2.5 if direction == "forward+backward" else 1.0
                 rows.append({"dtype": dtype, "log2n": 26, "direction": direction, "variant": variant,
                              "ms": ms * scale, "copy_ms": copy_ms,
@@ -89,19 +94,24 @@ def _bench_rows(lelu_ms: float, silu_ms: float, copy_ms: float) -> list[dict[str
 
 def test_targets_are_checked_from_the_rows() -> None:
     met = gpu_bench.check_targets(_bench_rows(lelu_ms=1.0, silu_ms=1.0, copy_ms=0.9))
-    assert [ok for ok, _ in met] == [True, True, True, True]
+    assert [ok for ok, _ in met] == [True] * 6
     assert "F.lelu forward float32 2^26 at >= 85% of copy bandwidth: 90.0%" in met[0][1]
     missed = gpu_bench.check_targets(_bench_rows(lelu_ms=1.2, silu_ms=1.0, copy_ms=0.9))
-    assert [ok for ok, _ in missed] == [False, False, False, False]
+    assert [ok for ok, _ in missed] == [False] * 6
     assert "worst 1.200x" in missed[2][1]
+    assert "compiled F.lelu forward+backward <= 1.15x compiled F.silu's time" in missed[5][1]
 
 
 def test_render_and_publish_sections(tmp_path: Path) -> None:
     report = {"kind": gpu_bench.BENCH_KIND, "command": "tools/lelu gpu-check", "environment": ENV, "rounds": 5,
-              "rows": _bench_rows(1.0, 1.0, 0.9)}
+              "rows": _bench_rows(1.0, 1.0, 0.9, compiled_ms=1.2)}
     text = gpu_bench.render_bench(report)
     assert "NVIDIA H200 (sm_90, 139.8 GiB), torch 2.11.0+cu130" in text
-    assert "| float32 | 2^26 | 0.9000 | 1.0000 (90%) | 1.0000 (90%) | 3.0000 (30%) | 1.0000 (90%) | 1.000 |" in text
+    assert ("| float32 | 2^26 | 0.9000 | 1.0000 (90%) | 1.0000 (90%) | 3.0000 (30%) | 1.0000 (90%) | 1.2000 (75%) "
+            "| 1.0000 (90%) | 1.000 |") in text
+    # compiled F.lelu (Triton) against compiled F.silu: 1.2 > 1.15
+    assert ("- NOT MET: compiled F.lelu forward <= 1.15x compiled F.silu's time (float32, bfloat16): "
+            "worst 1.200x") in text
     assert "- met: F.lelu forward <= 1.05x F.silu's time" in text
     document = tmp_path / "BENCHMARKS.md"
     document.write_text("# LELU benchmarks\n\nCPU tables\n")

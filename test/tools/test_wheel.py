@@ -42,6 +42,7 @@ python3 test/test_unary_ufuncs.py -k lelu
 python3 test/test_decomp.py -k lelu
 python3 test/functorch/test_vmap.py -k lelu
 python3 test/test_modules.py -k LELU
+python3 test/inductor/test_torchinductor_opinfo.py -k lelu
 """)  # noqa: E501
 
     def test_cuda_fast_with_another_python(self) -> None:
@@ -65,6 +66,7 @@ git submodule update --init --recursive
 /opt/py/bin/python test/test_decomp.py -k lelu
 /opt/py/bin/python test/functorch/test_vmap.py -k lelu
 /opt/py/bin/python test/test_modules.py -k LELU
+/opt/py/bin/python test/inductor/test_torchinductor_opinfo.py -k lelu
 """)  # noqa: E501
 
     def test_arch_needs_cuda(self) -> None:

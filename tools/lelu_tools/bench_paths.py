@@ -127,8 +127,9 @@ def export_nodes() -> dict[str, list[str]]:
 def render(report: dict[str, Any]) -> str:
     m, step, ort = report["machine"], report["step"], report["onnx"]
     lines = [
-        f"Measured {m['date']} on {m['cpu']} ({m['cpus']} CPUs), torch {m['torch']}, by `{report['command']}`: "
-        f"{report['rounds']} interleaved rounds, medians.",
+        f"LELU against SiLU and GELU on the paths a user runs besides eager; {m['date']} on {m['cpu']} "
+        f"({m['cpus']} CPUs), torch {m['torch']}, by `{report['command']}`: {report['rounds']} interleaved rounds, "
+        "medians.",
         "",
         f"### Training step ({report['threads']} threads)",
         "",

@@ -110,12 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", type=Path, default=REPO_ROOT / "build/docs",
                       help="where the Sphinx project and its HTML (OUT/html) go (default: build/docs)")
     docs.set_defaults(run=_docs)
-    from . import apply, cross_check, gpu_check, wheel
+    from . import apply, cross_check, gpu_check, triton_check, wheel
 
     apply.register(commands)  # apply, branch
     wheel.register(commands)  # build-wheel
     cross_check.register(commands)  # cross-check
     gpu_check.register(commands)  # gpu-check
+    triton_check.register(commands)  # triton-check
     for name, text in OVERLAY_COMMANDS.items():
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("rest", nargs=argparse.REMAINDER, help="passed through")

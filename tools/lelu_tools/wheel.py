@@ -23,7 +23,8 @@ CUDA_ARCHS = "8.0;9.0"
 FAST_OFF = ("USE_DISTRIBUTED", "USE_MKLDNN", "USE_FBGEMM", "USE_NNPACK", "USE_QNNPACK", "USE_XNNPACK", "USE_KINETO")
 FAST_OFF_CUDA = ("USE_FLASH_ATTENTION", "USE_MEM_EFF_ATTENTION")
 # PyTorch's own suites, filtered to LELU: the OpInfo `nn.functional.lelu` (and the
-# PythonRefInfo `_refs.nn.functional.lelu`), the ModuleInfo `nn.LELU`.
+# PythonRefInfo `_refs.nn.functional.lelu`), the ModuleInfo `nn.LELU`; Inductor's OpInfo suite
+# compiles the op (the [inductor] lowering) and compares it with eager.
 SUITES = (
     ("test/test_ops.py", "lelu"),
     ("test/test_ops_gradients.py", "lelu"),
@@ -32,6 +33,7 @@ SUITES = (
     ("test/test_decomp.py", "lelu"),
     ("test/functorch/test_vmap.py", "lelu"),
     ("test/test_modules.py", "LELU"),
+    ("test/inductor/test_torchinductor_opinfo.py", "lelu"),
 )
 SMOKE = 'import torch; print(torch.__version__, torch.nn.LELU()(torch.tensor([-float("inf"), 0.0, 1.0])))'
 
