@@ -123,6 +123,17 @@ def test_inductor_forward_and_backward_are_one_fused_kernel_each() -> None:
     check_special_backward(x.grad)
 
 
+def test_inductor_fuses_lelu_with_its_neighbours() -> None:
+    """As silu does: lelu between two pointwise ops, forward and backward, is one kernel each."""
+    x = torch.randn(1000, requires_grad=True)
+    compiled = torch.compile(lambda t: F.lelu(t * 2.0) + 1.0, fullgraph=True, dynamic=True)
+    y, codes = run_fw_bw_and_get_code(lambda: compiled(x))
+    forward, backward = codes
+    assert_one_fused_kernel(forward, "lelu_opmath")
+    assert_one_fused_kernel(backward, "lelu_backward_opmath")
+    assert torch.equal(y.detach(), F.lelu(x.detach() * 2.0) + 1.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Inductor: values
 # ---------------------------------------------------------------------------------------------

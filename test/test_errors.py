@@ -228,3 +228,31 @@ def test_out_resize_warning_like_silu(out_shape: tuple[int, ...]) -> None:
 def test_out_on_other_device_errors() -> None:
     with pytest.raises(RuntimeError, match="device"):
         torch._C._nn.lelu(torch.randn(3, device="meta"), out=torch.empty(3))
+
+
+def _root(error: BaseException) -> BaseException:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.complex64], ids=str)
+def test_unsupported_dtype_same_error_on_every_path(dtype: torch.dtype) -> None:
+    """eager, torch.compile, torch.export and the dynamo ONNX exporter: the kernel's error, in its
+    words (the compile and ONNX paths wrap it; it is their error's cause)."""
+    x = values(dtype)
+    expected = f"\"lelu_cpu\" not implemented for '{UNSUPPORTED[dtype]}'"
+    module = torch.nn.LELU()
+    paths: dict[str, Callable[[], object]] = {
+        "eager": lambda: F.lelu(x),
+        "compile": lambda: torch.compile(F.lelu, fullgraph=True)(x),
+        "export": lambda: torch.export.export(module, (x,)),
+        "onnx": lambda: torch.onnx.export(module, (x,), dynamo=True, verbose=False),
+    }
+    for name, run in paths.items():
+        torch._dynamo.reset()
+        with pytest.raises(Exception) as caught, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run()
+        root = _root(caught.value)
+        assert type(root) is NotImplementedError and str(root) == expected, (name, caught.value)

@@ -218,6 +218,16 @@ class Compiled:
 
     def __init__(self, backend: str = "inductor") -> None:
         torch._dynamo.config.cache_size_limit = 256
+        # Inductor decides at compile time whether a CPU loop runs in parallel, from the thread
+        # count and, for a dynamic shape, the size of the input that compiled it; a compiled
+        # function is then reused at other thread counts and sizes, and its FX graph cache entry
+        # by later processes (a serial kernel from a small input, say).  With dynamic threads
+        # every loop gets a parallel region and OpenMP uses the threads of the moment, so every
+        # peer runs with the threads its row names, whatever compiled it first.
+        if backend == "inductor":
+            from torch._inductor import config as inductor_config
+
+            inductor_config.cpp.dynamic_threads = True
         # default dynamic-shape policy: a size change recompiles once, with dynamic sizes
         self.fn = torch.compile(composite, backend=backend)
         self.activations: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
