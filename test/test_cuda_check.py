@@ -13,12 +13,13 @@ import pytest
 
 from lelu_tools import cli
 from lelu_tools.cuda_check import ARCHS, DTYPES, KERNEL, OPS, check
+from lelu_tools.overlay import pinned_torch_include
 
 LAMBDA_LINE = "return lelu::lelu_forward<lelu::LeluScalarOps<opmath_t>>("
 
 
 def test_kernel_compiles_with_code_for_both_architectures(tmp_path: Path) -> None:
-    report = check(KERNEL, tmp_path / "out", fmad_check=False)
+    report = check(pinned_torch_include(), KERNEL, tmp_path / "out", fmad_check=False)
     assert report.archs == [80, 90] == list(ARCHS)
     for arch in ARCHS:
         table = report.tables[arch]

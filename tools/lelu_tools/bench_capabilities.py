@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from lelu_tools.bench import DEFAULT_OUT, REPO, Peer, machine_info, measure
+from lelu_tools.bench_harness import DEFAULT_OUT, REPO, Peer, machine_info, measure
 from lelu_tools.overlay import missing_cpu_flags
 from lelu_tools.reports import Section
 

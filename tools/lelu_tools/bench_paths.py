@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lelu_tools.bench import DEFAULT_OUT, REPO, Peer, machine_info, measure
+from lelu_tools.bench_harness import DEFAULT_OUT, REPO, Peer, machine_info, measure
 from lelu_tools.reports import Section
 
 SECTION = Section("paths", "## Compiled training step, ONNX and export")

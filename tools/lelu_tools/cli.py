@@ -46,11 +46,12 @@ def _patches(args: argparse.Namespace) -> int:
 
 def _cuda_check(args: argparse.Namespace) -> int:
     from .cuda_check import CudaCheckError, check
+    from .overlay import pinned_torch_include
 
     source: Path = args.source
     if not source.is_file():
         raise CudaCheckError(f"{source}: no such file")
-    check(source.resolve(), args.out.resolve(), fmad_check=not args.no_fmad_check)
+    check(pinned_torch_include(), source.resolve(), args.out.resolve(), fmad_check=not args.no_fmad_check)
     return 0
 
 

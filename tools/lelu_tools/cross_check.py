@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .common import REPO_ROOT, LeluError, rel
-from .overlay import CAPABILITIES, missing_cpu_flags
+from .overlay import CAPABILITIES, missing_cpu_flags, pinned_torch_include
 
 OUT = REPO_ROOT / "build" / "cross"
 NATIVE_SRC = REPO_ROOT / "aten_native" / "aten/src"
@@ -410,11 +410,9 @@ def compare(outcome: Outcome, data: dict[str, tuple[npt.NDArray[np.generic], npt
 
 
 def check(selected: list[Target] | None = None) -> list[Outcome]:
-    from .cuda_check import torch_include
-
     targets = selected or TARGETS
     ensure_tools(targets)
-    include = torch_include()
+    include = pinned_torch_include()
     OUT.mkdir(parents=True, exist_ok=True)
     data = inputs()
     inputs_path = OUT / "inputs.bin"

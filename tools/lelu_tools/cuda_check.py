@@ -337,22 +337,12 @@ class Report:
         print(f"[cuda-check] {line}", flush=True)
 
 
-def torch_include() -> Path:
-    """The pinned wheel's headers, in the overlay's virtual environment."""
-    from . import overlay
-
-    overlay.ensure_venv()
-    include = overlay.site_packages() / "torch" / "include"
-    if not (include / "ATen/native/cuda/Loops.cuh").is_file():
-        raise CudaCheckError(f"{include} has no ATen/native/cuda/Loops.cuh: not the pinned wheel's headers")
-    return include
-
-
-def check(source: Path = KERNEL, out: Path = OUT, archs: tuple[int, ...] = ARCHS, fmad_check: bool = True) -> Report:
-    """Compile `source` and check its device code; raise CudaCheckError on any failure."""
+def check(torch_inc: Path, source: Path = KERNEL, out: Path = OUT, archs: tuple[int, ...] = ARCHS,
+          fmad_check: bool = True) -> Report:
+    """Compile `source` against the torch headers `torch_inc` (overlay.pinned_torch_include()) and
+    check its device code; raise CudaCheckError on any failure."""
     report = Report()
     toolkit = probe_toolkit(find_nvcc(), out / "probe")
-    torch_inc = torch_include()
     generated = out / "include"
     stand_ins = write_generated_headers(generated, toolkit.include_dirs)
     include_dirs = [generated, NATIVE_INCLUDE, torch_inc, torch_inc / "torch/csrc/api/include"]

@@ -368,6 +368,15 @@ def _install_headers(t: Target, files: dict[str, str]) -> None:
     t.stamp("installed-headers", key)
 
 
+def pinned_torch_include() -> Path:
+    """The pinned wheel's headers, in the overlay's virtual environment (cuda-check, cross-check)."""
+    ensure_venv()
+    include = site_packages() / "torch" / "include"
+    if not (include / "ATen/native/cuda/Loops.cuh").is_file():
+        raise OverlayError(f"{include} has no ATen/native/cuda/Loops.cuh: not the pinned wheel's headers")
+    return include
+
+
 def _pinned(path: str) -> str:
     text = pin.pinned_text(path)
     if text is None:

@@ -38,7 +38,7 @@ from torch import nn
 
 from lelu_tools.reports import publish_report
 
-from .bench import LoadProbe, machine_info
+from .bench_harness import LoadProbe, machine_info
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "build" / "reports" / "train"

@@ -28,7 +28,7 @@
 // backward <= 4 ULP except near the zero of lelu' at x = -0.70485.
 //
 // Cost: the vectorized forward is about 25 vector operations and one division,
-// the backward about 40 and one division (see `tools/lelu bench`).
+// the backward about 40 and one division.
 
 #include <c10/macros/Macros.h>
 #include <c10/util/bit_cast.h>
