@@ -21,7 +21,8 @@ OVERLAY_COMMANDS = {
     "bench": "benchmark lelu against its peers on the overlay build (--help: the options)",
     "accuracy": "measure the ULP error of lelu and its peers against mpmath (--help: the options)",
     "lint": "PyTorch's linters with PyTorch's configuration on the lines the series adds (no build needed)",
-    "train": "train a small network with GELU, SiLU and LELU, several seeds (--help: the options)",
+    "train": "train a small network with GELU, SiLU and LELU, several seeds: an MLP on digits, or with --task lm "
+    "a small transformer language model (--help: the options)",
 }
 
 

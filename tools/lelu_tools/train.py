@@ -16,7 +16,9 @@ so that a change in the machine's load falls on all of them.
 Output: results.json, report.md (final training loss, test loss and test accuracy as mean and
 standard deviation over the seeds, the median time per epoch, the machine load) and
 loss_curves.png in `--out` (build/reports/train); `--publish` also writes TRAINING.md and
-docs/training/.
+docs/training/ (keeping TRAINING.md's language-model section).
+
+`--task lm` trains a small transformer language model instead: lelu_tools.train_lm.
 """
 
 from __future__ import annotations
@@ -39,17 +41,13 @@ from torch import nn
 from lelu_tools.reports import publish_report
 
 from .bench_harness import LoadProbe, machine_info
+from .train_common import ACTIVATIONS, load_paragraph, stat
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "build" / "reports" / "train"
 DOCS = REPO / "docs" / "training"
 PLOT = "loss_curves.png"
-#: the activations compared, in report order
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "GELU": nn.GELU,
-    "SiLU": nn.SiLU,
-    "LELU": lambda: nn.LELU(),  # type: ignore[attr-defined, unused-ignore]
-}
+TASKS = ["digits", "lm"]
 TEST_FRACTION = 0.25
 SPLIT_SEED = 0  # the train/test split is the same for every run
 
@@ -169,16 +167,6 @@ def run(cfg: Config, data: Data, activations: Sequence[str], log: Callable[[str]
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stat:
-    mean: float
-    std: float  # sample standard deviation over the seeds (0 with one seed)
-
-
-def stat(values: Sequence[float]) -> Stat:
-    return Stat(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def summarize(runs: list[dict[str, Any]], activations: Sequence[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name in activations:
@@ -221,14 +209,8 @@ def render_markdown(report: dict[str, Any], image_dir: str) -> str:
         "starts from the same weights and sees the batches in the same order.",
         "",
     ]
-    load = report["load"]
-    if load["others_cpu_share"] is not None:
-        lines += [
-            f"Machine load while training: other processes used {load['others_cpu_share']:.0%} of the CPUs; "
-            f"1-minute load average {load['loadavg_before']:.2f} before, {load['loadavg_after']:.2f} after. "
-            "Times per epoch are wall-clock times on this shared machine: a secondary figure.",
-            "",
-        ]
+    lines += load_paragraph(report["load"], "Machine load while training",
+                            "Times per epoch are wall-clock times on this shared machine: a secondary figure.")
     lines += [
         "## Results",
         "",
@@ -295,6 +277,9 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tools/lelu train", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--task", choices=TASKS, default="digits",
+                        help="digits (default: this MLP) or lm (a small transformer language model; "
+                             "`--task lm --help`: its options)")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny run in seconds (2 seeds, 3 epochs, width 32): checks, not results")
     parser.add_argument("--seeds", type=int, help="seeds per activation (default 10, --quick 2)")
@@ -321,6 +306,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    task = argparse.ArgumentParser(prog="tools/lelu train", add_help=False)
+    task.add_argument("--task", choices=TASKS, default="digits")
+    if task.parse_known_args(argv)[0].task == "lm":
+        from lelu_tools import train_lm
+
+        return train_lm.main(argv)
     args = parse_args(argv)
     if not hasattr(nn, "LELU"):
         print("error: this torch has no nn.LELU: run through `tools/lelu train` (the overlay)", file=sys.stderr)
@@ -380,10 +371,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def publish(report: dict[str, Any]) -> None:
-    """TRAINING.md at the repository root and its plot under docs/training/."""
-    publish_report(REPO / "TRAINING.md", "LELU in training", "tools/lelu train --publish",
+    """TRAINING.md at the repository root and its plot under docs/training/; its language-model
+    section (`tools/lelu train --task lm --publish`) is kept."""
+    from lelu_tools import train_lm
+
+    document = REPO / "TRAINING.md"
+    publish_report(document, "LELU in training", "tools/lelu train --publish",
                    "GELU, SiLU and LELU in the same small network on the same data",
-                   render_markdown(report, "docs/training"), [Path(image) for image in report["images"]], DOCS)
+                   render_markdown(report, "docs/training") + train_lm.SECTION.kept(document),
+                   [Path(image) for image in report["images"]], DOCS)
     print(f"[train] wrote {REPO / 'TRAINING.md'} and {len(report['images'])} image(s) in {DOCS}")
 
 
