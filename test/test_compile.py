@@ -13,8 +13,12 @@ compiled functions (dynamic shapes, so new sizes do not recompile).
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -279,3 +283,20 @@ def test_compiled_small_model_trains_like_eager() -> None:
             assert p.grad is not None and p_eager.grad is not None
             torch.testing.assert_close(p.grad, p_eager.grad, atol=1e-12, rtol=1e-11, msg=name)
     assert counter.frame_count == 1
+
+
+def test_inductor_cache_is_keyed_on_the_installed_headers() -> None:
+    """Inductor's cache keys cover the code it generates, not the headers that code includes: the
+    overlay gives each build's headers (cpu/LeluVec.h, through cpp_prefix.h) a cache directory of
+    its own, so a kernel compiled against older element functions is never reused.  A directory the
+    user sets is kept."""
+    import lelu_overlay
+
+    key = (Path(lelu_overlay.__file__).parent / "headers.sha256").read_text().strip()
+    probe = "import os, torch; print(os.environ['TORCHINDUCTOR_CACHE_DIR'])"
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    keyed = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert keyed.stdout.strip().endswith(key[:16]), keyed.stdout
+    env["TORCHINDUCTOR_CACHE_DIR"] = "/somewhere/else"
+    kept = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert kept.stdout.strip() == "/somewhere/else"

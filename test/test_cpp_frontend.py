@@ -9,51 +9,22 @@ compared with the Python API on the same inputs, bit for bit.
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from cpp_build import build_program
 from torch import nn
 
-from lelu_tools import overlay
-
 SOURCE = Path(__file__).resolve().parent / "cpp" / "lelu_frontend.cpp"
-COMPILE_SECONDS = 120  # a loaded 2-core machine takes about 35 s
-
-
-def _build(out: Path) -> Path:
-    import lelu_overlay  # type: ignore[import-not-found, unused-ignore]
-
-    # (not resolved: under `tools/lelu --torch` the package is a tree of links to another torch)
-    torch_dir = Path(torch.__file__).absolute().parent
-    native = Path(lelu_overlay.__file__).absolute().parent / overlay.NATIVE_LIB
-    assert native.is_file(), f"{native} is missing: run `tools/lelu build`"
-    compiler = shutil.which("c++")
-    assert compiler is not None, "no C++ compiler (c++) on PATH"
-    lib = torch_dir / "lib"
-    exe = out / "lelu_frontend"
-    cmd = [
-        compiler, "-std=c++20", "-O0", "-g0", f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}",
-        "-Wno-deprecated-declarations", *[f"-I{p}" for p in overlay.include_dirs(torch_dir)],
-        str(SOURCE), "-o", str(exe),
-        f"-L{native.parent}", f"-Wl,-rpath,{native.parent}", f"-l:{native.name}",
-        f"-L{lib}", f"-Wl,-rpath,{lib}", "-ltorch", "-ltorch_cpu", "-lc10",
-    ]
-    start = time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_SECONDS)
-    assert done.returncode == 0, f"compiling {SOURCE.name} failed:\n{done.stderr[-6000:]}"
-    print(f"compiled {SOURCE.name} in {time.monotonic() - start:.1f} s")
-    return exe
 
 
 @pytest.fixture(scope="module")
 def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """What the program prints: name -> the rest of its line."""
-    exe = _build(tmp_path_factory.mktemp("cpp_frontend"))
+    exe = build_program(SOURCE, tmp_path_factory.mktemp("cpp_frontend") / "lelu_frontend")
     done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"{exe.name} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())

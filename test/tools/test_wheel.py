@@ -43,6 +43,9 @@ python3 test/test_decomp.py -k lelu
 python3 test/functorch/test_vmap.py -k lelu
 python3 test/test_modules.py -k LELU
 python3 test/inductor/test_torchinductor_opinfo.py -k lelu
+python3 test/test_module_init.py -k LELU
+python3 test/test_fx.py -k test_nn_functional_lelu
+python3 test/test_decomp.py -k HasDecompTest
 """)  # noqa: E501
 
     def test_cuda_fast_with_another_python(self) -> None:
@@ -67,6 +70,9 @@ git submodule update --init --recursive
 /opt/py/bin/python test/functorch/test_vmap.py -k lelu
 /opt/py/bin/python test/test_modules.py -k LELU
 /opt/py/bin/python test/inductor/test_torchinductor_opinfo.py -k lelu
+/opt/py/bin/python test/test_module_init.py -k LELU
+/opt/py/bin/python test/test_fx.py -k test_nn_functional_lelu
+/opt/py/bin/python test/test_decomp.py -k HasDecompTest
 """)  # noqa: E501
 
     def test_arch_needs_cuda(self) -> None:

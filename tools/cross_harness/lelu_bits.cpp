@@ -11,18 +11,24 @@
 // OUTPUT, per dtype: forward vectorized, forward scalar, backward vectorized,
 // backward scalar (n values each, little-endian bits). The vectorized path runs
 // on whole vectors; the tail of an array is padded with zeros.
+//
+// For float and double it also runs the entry points of Inductor's generated
+// kernels (at::native::lelu_opmath and lelu_backward_opmath on T, Vectorized<T>
+// and VectorizedN<T, 2>) and fails unless they give the kernel's bits.
 
 #include <ATen/native/cpu/LeluVec.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace {
 
 using at::native::LeluElementOps;
 using at::vec::Vectorized;
+using at::vec::VectorizedN;
 
 bool big_endian() {
   const uint16_t one = 1;
@@ -63,6 +69,57 @@ bool write_values(std::FILE* f, std::vector<T> values, uint64_t n) {
   return std::fwrite(values.data(), sizeof(T), n, f) == n;
 }
 
+// the same bits, or both NaN (the sign and payload of a NaN may differ between
+// the vectorized and the scalar paths, as the tool allows)
+template <typename T>
+bool same_bits(const T* a, const T* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const bool both_nan = a[i] != a[i] && b[i] != b[i];
+    if (!both_nan && std::memcmp(a + i, b + i, sizeof(T)) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// x, grad padded to a multiple of 2 * Vectorized<T>::size()
+template <typename T>
+bool inductor_entry_points_agree(
+    const std::vector<T>& x,
+    const std::vector<T>& grad,
+    const std::vector<T>& fwd,
+    const std::vector<T>& bwd) {
+  using VecN = VectorizedN<T, 2>;
+  using at::native::lelu_backward_opmath;
+  using at::native::lelu_opmath;
+  std::vector<T> out(VecN::size());
+  for (size_t i = 0; i + VecN::size() <= x.size(); i += VecN::size()) {
+    const VecN xv = VecN::loadu(x.data() + i);
+    const VecN gv = VecN::loadu(grad.data() + i);
+    lelu_opmath(xv).store(out.data());
+    bool ok = same_bits(out.data(), fwd.data() + i, VecN::size());
+    lelu_backward_opmath(gv, xv).store(out.data());
+    ok = ok && same_bits(out.data(), bwd.data() + i, VecN::size());
+    lelu_opmath(Vectorized<T>::loadu(x.data() + i)).store(out.data());
+    ok = ok && same_bits(out.data(), fwd.data() + i, Vectorized<T>::size());
+    for (size_t j = i; j < i + VecN::size(); ++j) {
+      const T f = lelu_opmath(x[j]);
+      const T b = lelu_backward_opmath(grad[j], x[j]);
+      ok = ok && same_bits(&f, fwd.data() + j, 1) &&
+          same_bits(&b, bwd.data() + j, 1);
+    }
+    if (!ok) {
+      std::fprintf(
+          stderr,
+          "lelu_opmath / lelu_backward_opmath differ from the kernel's bits "
+          "near element %zu\n",
+          i);
+      return false;
+    }
+  }
+  return true;
+}
+
 template <typename T>
 bool run_dtype(std::FILE* in, std::FILE* out) {
   using Ops = LeluElementOps<T>;
@@ -77,7 +134,9 @@ bool run_dtype(std::FILE* in, std::FILE* out) {
   if (!read_values(in, x, n) || !read_values(in, grad, n)) {
     return false;
   }
-  const uint64_t padded = (n + Vec::size() - 1) / Vec::size() * Vec::size();
+  // whole VectorizedN<T, 2>s (see inductor_entry_points_agree)
+  const uint64_t step = 2 * Vec::size();
+  const uint64_t padded = (n + step - 1) / step * step;
   x.resize(padded, T(0));
   grad.resize(padded, T(0));
   std::vector<T> fwd_vec(padded);
@@ -93,6 +152,11 @@ bool run_dtype(std::FILE* in, std::FILE* out) {
   for (uint64_t i = 0; i < padded; ++i) {
     fwd_scalar[i] = Ops::forward(x[i]);
     bwd_scalar[i] = Ops::backward(grad[i], x[i]);
+  }
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    if (!inductor_entry_points_agree(x, grad, fwd_vec, bwd_vec)) {
+      return false;
+    }
   }
   return write_values(out, fwd_vec, n) && write_values(out, fwd_scalar, n) &&
       write_values(out, bwd_vec, n) && write_values(out, bwd_scalar, n);

@@ -20,8 +20,8 @@ aarch64 macOS is not checked: no compiler here targets it.
 
 What it installs (as root, with apt): the cross compilers and qemu-user when missing; Debian's
 libsleef-dev for ppc64el and s390x (the pinned VSX and ZVECTOR vec headers call SLEEF functions
-the wheel's x86 sleef.h lacks), downloaded with a private apt state under build/cross/apt and
-unpacked there, without touching the system's package lists.
+the wheel's x86 sleef.h lacks), downloaded with a private apt state under build/apt and unpacked
+into build/cross, without touching the system's package lists (lelu_tools.debian).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from . import debian
 from .common import REPO_ROOT, LeluError, rel
 from .overlay import CAPABILITIES, missing_cpu_flags, pinned_torch_include
 
@@ -47,8 +48,6 @@ NATIVE_SRC = REPO_ROOT / "aten_native" / "aten/src"
 CPU_DIR = NATIVE_SRC / "ATen/native/cpu"
 HARNESS = REPO_ROOT / "tools" / "cross_harness" / "lelu_bits.cpp"
 PACKAGES = ["g++-aarch64-linux-gnu", "g++-powerpc64le-linux-gnu", "g++-s390x-linux-gnu", "qemu-user"]
-DEBIAN_ARCHIVE = "http://deb.debian.org/debian"
-KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 O3 = ["-O3"]
 
 
@@ -138,25 +137,12 @@ def sleef_include(arch: str, torch_include: Path) -> list[str]:
     root = OUT / "sleef" / arch
     header = root / "usr/include" / TRIPLES[arch] / "sleef.h"
     if not header.is_file():
-        apt = OUT / "apt"
-        (apt / "lists/partial").mkdir(parents=True, exist_ok=True)
-        (apt / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
-        (apt / "sources.list").write_text(f"deb [arch={arch} signed-by={KEYRING}] {DEBIAN_ARCHIVE} bookworm main\n")
-        options = [f"-oDir::Etc::SourceList={apt / 'sources.list'}", "-oDir::Etc::SourceParts=/nonexistent",
-                   f"-oDir::State::Lists={apt / 'lists'}", f"-oDir::Cache={apt / 'cache'}",
-                   f"-oAPT::Architectures::={arch}", "-oAPT::Sandbox::User=root"]
-        say(f"downloading libsleef-dev:{arch} (private apt state in {rel(apt, REPO_ROOT)})")
-        for cmd in (["apt-get", *options, "update"], ["apt-get", *options, "download", f"libsleef-dev:{arch}"]):
-            done = subprocess.run(cmd, capture_output=True, text=True, cwd=apt, check=False)
-            if done.returncode != 0:
-                raise CrossCheckError(f"`{' '.join(cmd)}` failed:\n{done.stderr[-2000:]}")
-        debs = sorted(apt.glob(f"libsleef-dev_*_{arch}.deb"))
-        if not debs:
-            raise CrossCheckError(f"apt-get download left no libsleef-dev_*_{arch}.deb in {apt}")
-        root.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(root)], capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not header.is_file():
-            raise CrossCheckError(f"`dpkg-deb -x {debs[-1]}` gave no {header}: {done.stderr.strip()}")
+        try:
+            debian.unpack("libsleef-dev", arch, root, say)
+        except debian.DebianError as exc:
+            raise CrossCheckError(str(exc)) from exc
+        if not header.is_file():
+            raise CrossCheckError(f"libsleef-dev:{arch} unpacked into {root} has no {header.name}")
     flags = [f"-I{header.parent}"]
     if arch == "ppc64el":
         # PyTorch's VSX headers call Sleef_expf4_u10; Debian's build names it Sleef_expf4_u10vsx.

@@ -346,6 +346,12 @@ def _install_headers(t: Target, files: dict[str, str]) -> None:
     """Write `files` into the venv's torch package; restore (or remove) those of an earlier
     build that the series no longer writes."""
     key = _sha(*(f"{p}\0{x}".encode() for p, x in sorted(files.items())))
+    # Inductor's cache keys cover its generated code, not the headers that code includes:
+    # lelu_overlay gives each set of installed headers an Inductor cache directory of its own.
+    key_file = site_packages(t) / "lelu_overlay" / HEADERS_KEY
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    if not key_file.is_file() or key_file.read_text() != key:
+        key_file.write_text(key)
     if t.stamp_ok("installed-headers", key):
         return
     torch_dir = site_packages(t) / "torch"
@@ -366,6 +372,9 @@ def _install_headers(t: Target, files: dict[str, str]) -> None:
         (torch_dir / member).write_text(text)
     record.write_text(json.dumps(sorted(files)))
     t.stamp("installed-headers", key)
+
+
+HEADERS_KEY = "headers.sha256"
 
 
 def pinned_torch_include() -> Path:

@@ -24,7 +24,8 @@ FAST_OFF = ("USE_DISTRIBUTED", "USE_MKLDNN", "USE_FBGEMM", "USE_NNPACK", "USE_QN
 FAST_OFF_CUDA = ("USE_FLASH_ATTENTION", "USE_MEM_EFF_ATTENTION")
 # PyTorch's own suites, filtered to LELU: the OpInfo `nn.functional.lelu` (and the
 # PythonRefInfo `_refs.nn.functional.lelu`), the ModuleInfo `nn.LELU`; Inductor's OpInfo suite
-# compiles the op (the [inductor] lowering) and compares it with eager.
+# compiles the op (the [inductor] lowering) and compares it with eager.  The ONNX suites need
+# onnxruntime and onnxscript, and test_api a build with BUILD_TEST=1 (BUILD.md lists them).
 SUITES = (
     ("test/test_ops.py", "lelu"),
     ("test/test_ops_gradients.py", "lelu"),
@@ -34,6 +35,10 @@ SUITES = (
     ("test/functorch/test_vmap.py", "lelu"),
     ("test/test_modules.py", "LELU"),
     ("test/inductor/test_torchinductor_opinfo.py", "lelu"),
+    # tables every new module, functional and op must be in (the series' test/ hunks)
+    ("test/test_module_init.py", "LELU"),
+    ("test/test_fx.py", "test_nn_functional_lelu"),
+    ("test/test_decomp.py", "HasDecompTest"),
 )
 SMOKE = 'import torch; print(torch.__version__, torch.nn.LELU()(torch.tensor([-float("inf"), 0.0, 1.0])))'
 

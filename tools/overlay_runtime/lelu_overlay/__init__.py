@@ -12,6 +12,12 @@ TORCH_DEVICE_BACKEND_AUTOLOAD=0), when torch._C is fully initialized: `init` add
 bindings to torch._C._nn and their grad_fn classes to torch._C._functions, and the new functions
 are added to TorchScript's table of builtins.  It also imports the extension if the finder did
 not.
+
+Inductor's cache keys cover the code it generates, not the headers that code includes, and each
+overlay build installs new ones (cpu/LeluVec.h, included by cpp_prefix.h): unless
+TORCHINDUCTOR_CACHE_DIR is set, `install()` points Inductor at a cache directory of this set of
+headers (`headers.sha256`, written by the build), so a kernel compiled against older headers is
+never reused.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -57,8 +65,22 @@ class _AfterTorchC(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _key_inductor_cache() -> None:
+    key_file = os.path.join(os.path.dirname(__file__), "headers.sha256")
+    if "TORCHINDUCTOR_CACHE_DIR" in os.environ or not os.path.isfile(key_file):
+        return
+    with open(key_file) as f:
+        key = f.read().strip()[:16]
+    try:
+        user = os.getlogin() if os.name == "nt" else str(os.getuid())
+    except OSError:
+        user = "user"
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"torchinductor_lelu_{user}_{key}")
+
+
 def install() -> None:
     """Load the overlay as soon as torch._C is imported (called by lelu_overlay.pth)."""
+    _key_inductor_cache()
     if "torch._C" in sys.modules:
         _load()
     elif not any(isinstance(f, _AfterTorchC) for f in sys.meta_path):

@@ -114,11 +114,15 @@ def lelu_backward(grad, x):
     ax, th, tl_, n, q, p = _lelu_gate(x)
     one = _lelu_const(x, 1.0, 1.0)
     two_n = _lelu_scale(one, n)
-    e = _lelu_scale(p, n)
-    den = one + e
-    p_lo = (one - p) + q
-    den_lo = tl.fma(p_lo, two_n, (one - den) + e)
-    den2 = tl.fma(den, den, _lelu_mul(den + den, den_lo))
+    e = _lelu_mul(p, two_n)
+    # (1 + e)^2 (LeluMath.h's lelu_den_squared)
+    if x.dtype == tl.float64:
+        den = one + e
+        p_lo = (one - p) + q
+        den_lo = tl.fma(p_lo, two_n, (one - den) + e)
+        den2 = tl.fma(den, den, _lelu_mul(den + den, den_lo))
+    else:
+        den2 = tl.fma(e, 2.0 + e, one)
     positive = tl.fma(e, (one - th) - tl_, one)
     total = tl.fma(q, two_n, (one + th) + two_n) + tl_
     negative = tl.fma(q, total, total)

@@ -1,0 +1,1 @@
+    TorchLibOpInfo("nn.functional.lelu", nn_ops.aten_lelu),

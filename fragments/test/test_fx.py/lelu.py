@@ -1,0 +1,1 @@
+        "lelu": CONTROL_FLOW,

@@ -1,0 +1,1 @@
+            "nn.functional.lelu": None,  # `lelu.out` not implemented for MPS
