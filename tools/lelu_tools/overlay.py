@@ -57,6 +57,8 @@ ROOT_ENV = "LELU_OVERLAY_ROOT"
 # The units that use the Python C API form the extension; the others, the native library.
 PYTHON_UNITS = ("autograd_python_functionsEverything", "autograd_python_nn_functions", "glue")
 NATIVE_LIB = "liblelu_overlay.so"
+# in lelu_overlay: the digest of the headers the build installed (an Inductor cache per set)
+HEADERS_KEY = "headers.sha256"
 
 # CPU capabilities the kernel files are built for, with PyTorch's flags for each: OPT_FLAG and
 # the capability's flags of cmake/Codegen.cmake (pytorch/pytorch@629e38176328fec115769fbd67dd05bed23d6773),
@@ -305,6 +307,8 @@ def _ensure_rebased_files(t: Target, info: TorchInfo) -> None:
             if text is None:
                 raise OverlayError(f"{info.describe()} has no {path} (its torchgen's copy)")
             other[path] = text
+    headers = installed_headers(t, other)
+    _write_headers_key(t, headers)
     key = _sha(str(info.torch_dir).encode(), *(f"{p}\0{x}".encode() for p, x in sorted({**python, **other}.items())),
                *((REPO / "aten_native" / p).read_bytes() for p in NEW_HEADERS))
     if t.stamp_ok("rebased-files", key) and t.patched.exists():
@@ -312,7 +316,7 @@ def _ensure_rebased_files(t: Target, info: TorchInfo) -> None:
     say(f"regenerated the series' hunks from {info.describe()}: {len(python)} Python files, {len(other)} others")
     torchenv.link_tree(site_packages(t) / "torch", info.torch_dir,
                        {**{p.removeprefix("torch/"): text for p, text in python.items()},
-                        **installed_headers(t, other)})
+                        **headers})
     if t.patched.exists():
         shutil.rmtree(t.patched)
     for path, text in other.items():
@@ -342,16 +346,22 @@ def _include_member(path: str) -> str:
     return member.removeprefix("torch/")
 
 
-def _install_headers(t: Target, files: dict[str, str]) -> None:
-    """Write `files` into the venv's torch package; restore (or remove) those of an earlier
-    build that the series no longer writes."""
+def _write_headers_key(t: Target, files: dict[str, str]) -> str:
+    """The digest of the installed headers, in lelu_overlay/headers.sha256: Inductor keys a compiled
+    kernel on its source, not on the headers it includes, so lelu_overlay gives each set of
+    installed headers an Inductor cache directory of its own."""
     key = _sha(*(f"{p}\0{x}".encode() for p, x in sorted(files.items())))
-    # Inductor's cache keys cover its generated code, not the headers that code includes:
-    # lelu_overlay gives each set of installed headers an Inductor cache directory of its own.
     key_file = site_packages(t) / "lelu_overlay" / HEADERS_KEY
     key_file.parent.mkdir(parents=True, exist_ok=True)
     if not key_file.is_file() or key_file.read_text() != key:
         key_file.write_text(key)
+    return key
+
+
+def _install_headers(t: Target, files: dict[str, str]) -> None:
+    """Write `files` into the venv's torch package; restore (or remove) those of an earlier
+    build that the series no longer writes."""
+    key = _write_headers_key(t, files)
     if t.stamp_ok("installed-headers", key):
         return
     torch_dir = site_packages(t) / "torch"
@@ -372,9 +382,6 @@ def _install_headers(t: Target, files: dict[str, str]) -> None:
         (torch_dir / member).write_text(text)
     record.write_text(json.dumps(sorted(files)))
     t.stamp("installed-headers", key)
-
-
-HEADERS_KEY = "headers.sha256"
 
 
 def pinned_torch_include() -> Path:
