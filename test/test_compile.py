@@ -292,7 +292,9 @@ def test_inductor_cache_is_keyed_on_the_installed_headers() -> None:
     user sets is kept."""
     import lelu_overlay
 
-    key = (Path(lelu_overlay.__file__).parent / "headers.sha256").read_text().strip()
+    from lelu_tools.overlay import HEADERS_KEY
+
+    key = (Path(lelu_overlay.__file__).parent / HEADERS_KEY).read_text().strip()
     probe = "import os, torch; print(os.environ['TORCHINDUCTOR_CACHE_DIR'])"
     env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
     keyed = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)

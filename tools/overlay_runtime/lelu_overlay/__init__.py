@@ -71,11 +71,9 @@ def _key_inductor_cache() -> None:
         return
     with open(key_file) as f:
         key = f.read().strip()[:16]
-    try:
-        user = os.getlogin() if os.name == "nt" else str(os.getuid())
-    except OSError:
-        user = "user"
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"torchinductor_lelu_{user}_{key}")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
+        tempfile.gettempdir(), f"torchinductor_lelu_{os.getuid()}_{key}"
+    )
 
 
 def install() -> None:
