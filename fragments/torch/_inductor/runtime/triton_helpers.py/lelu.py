@@ -58,8 +58,9 @@ def _lelu_scale(v, n):
 
 
 @triton.jit
-def _lelu_gate(x):
-    # e = exp(-|k xc|) = (1 + q) 2^n, xc = x clamped to the gate limit
+def _lelu_gate(x, fast: tl.constexpr):
+    # e = exp(-|k xc|) = (1 + q) 2^n, xc = x clamped to the gate limit; with
+    # fast (the forward), float32 rounds r once (LeluMath.h's lelu_exp_q)
     # -|x| (Triton's unary minus is 0 - x, which loses the sign of a zero)
     ax = tl.abs(x) * -1.0
     limit = _lelu_const(x, 64.0, 430.0)
@@ -73,9 +74,14 @@ def _lelu_gate(x):
     n = tl.fma(th, inv_ln2, shifter) - shifter
     ln2_hi = _lelu_const(x, 0.693145751953125, 0.6931471803691238)
     ln2_lo = _lelu_const(x, 1.428606765330187e-06, 1.9082149292705877e-10)
-    r_hi = tl.fma(n, -ln2_lo, tl.fma(n, -ln2_hi, th))
-    r = r_hi + tl_
-    r_lo = (r_hi - r) + tl_
+    s = tl.fma(n, -ln2_hi, th)
+    if fast and x.dtype == tl.float32:
+        r = s + tl.fma(n, -ln2_lo, tl_)
+        r_lo = _lelu_minus_zero(x)
+    else:
+        r_hi = tl.fma(n, -ln2_lo, s)
+        r = r_hi + tl_
+        r_lo = (r_hi - r) + tl_
     # exp(r) - 1 = r * P(r), P minimax on |r| <= 0.3475 (LeluConstants::coeff)
     if x.dtype == tl.float64:
         poly = tl.full(x.shape, 2.5000410496553412e-08, tl.float64)
@@ -102,7 +108,7 @@ def _lelu_gate(x):
 
 @triton.jit
 def lelu(x):
-    ax, th, tl_, n, q, p = _lelu_gate(x)
+    ax, th, tl_, n, q, p = _lelu_gate(x, True)
     den = 1.0 + _lelu_scale(p, n)
     neg = x < 0
     numerator = tl.where(neg, tl.fma(ax, q, ax), x)
@@ -111,7 +117,7 @@ def lelu(x):
 
 @triton.jit
 def lelu_backward(grad, x):
-    ax, th, tl_, n, q, p = _lelu_gate(x)
+    ax, th, tl_, n, q, p = _lelu_gate(x, False)
     one = _lelu_const(x, 1.0, 1.0)
     two_n = _lelu_scale(one, n)
     e = _lelu_mul(p, two_n)

@@ -86,6 +86,16 @@ struct LeluVecOps {
     return vec_t::loadu(a_arr);
 #endif
   }
+  // a * b - c rounded once
+  static vec_t fms(const vec_t& a, const vec_t& b, const vec_t& c) {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512) || \
+    defined(CPU_CAPABILITY_SVE)
+    // vfmsub and svnmsb
+    return vec::fmsub(a, b, c);
+#else
+    return fma(a, b, c.neg());
+#endif
+  }
   static vec_t neg(const vec_t& a) {
     return a.neg();
   }
@@ -111,24 +121,24 @@ struct LeluVecOps {
     return vec_t::blendv(b, a, m);
 #endif
   }
-  // -min(|x|, limit); NaN stays NaN
-  static vec_t gate_input(const vec_t& x, const vec_t& limit) {
+  // max(-|x|, lowest) for lowest = -gate_limit; NaN stays NaN
+  static vec_t gate_input(const vec_t& x, const vec_t& lowest) {
 #if defined(CPU_CAPABILITY_AVX512)
     // max returns its second operand when one is NaN
     if constexpr (is_float) {
-      return _mm512_max_ps(limit.neg(), _mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
+      return _mm512_max_ps(lowest, _mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
     } else {
-      return _mm512_max_pd(limit.neg(), _mm512_or_pd(x, _mm512_set1_pd(-0.0)));
+      return _mm512_max_pd(lowest, _mm512_or_pd(x, _mm512_set1_pd(-0.0)));
     }
 #elif defined(CPU_CAPABILITY_AVX2)
     if constexpr (is_float) {
-      return _mm256_max_ps(limit.neg(), _mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
+      return _mm256_max_ps(lowest, _mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
     } else {
-      return _mm256_max_pd(limit.neg(), _mm256_or_pd(x, _mm256_set1_pd(-0.0)));
+      return _mm256_max_pd(lowest, _mm256_or_pd(x, _mm256_set1_pd(-0.0)));
     }
 #else
     // vec::maximum propagates NaN on every capability
-    return vec::maximum(limit.neg(), x.abs().neg());
+    return vec::maximum(lowest, x.abs().neg());
 #endif
   }
   // v * 2^n rounded once (see LeluScalarOps::scale)
