@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lelu_tools import accuracy, bench
+from lelu_tools import accuracy, bench, bench_paths
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FORWARD_PEERS = [
@@ -174,3 +174,27 @@ def test_accuracy_measures_the_exported_path_against_issue_17s_bounds() -> None:
     assert backward.bound == 0.51 and backward.ok
     onnx, _ = accuracy.measure("ONNX F.lelu (onnxruntime)", "tiny grid", torch.float32, x)
     assert onnx.bound is None and onnx.ok is None and onnx.max_ulp > 4  # saturated Sigmoid in the tail
+
+
+def test_paths_saved_for_backward_table_and_target() -> None:
+    """`bench --paths`: the bytes each compiled forward keeps for the backward (LELU and SiLU: the
+    input alone), their table and the target, which a mask saved by LELU would fail."""
+    saved = bench_paths.saved_for_backward(dtypes=("float32",), size=64)
+    assert saved["float32"]["LELU"] == saved["float32"]["SiLU"] == 4
+    report = {
+        "machine": {"date": "today", "cpu": "cpu", "cpus": 2, "torch": torch.__version__},
+        "command": "tools/lelu bench --paths", "rounds": 1, "threads": 1, "batch": 1, "width": 1, "hidden": 1,
+        "step": {f"{act} {mode}": 1.0 for act in bench_paths.ACTIVATIONS for mode in ("eager", "compiled")},
+        "onnx": {"seconds": dict.fromkeys(bench_paths.ACTIVATIONS, 1.0),
+                 "nodes": dict.fromkeys(bench_paths.ACTIVATIONS, ["Op"]), "onnxruntime": "0"},
+        "export": {}, "saved": {"float32": saved["float32"], "bfloat16": {"LELU": 3.0, "SiLU": 2.0, "GELU": 2.0}},
+    }
+    markdown = bench_paths.render(report)
+    assert "| LELU | 4 | 3 | <= SiLU | **no** |" in markdown
+    assert "| SiLU | 4 | 2 |  |  |" in markdown
+    what, ratio, ok = bench_paths.check(report)[-1]
+    assert "saved bytes" in what and ratio == 1.5 and not ok
+    report["saved"]["bfloat16"]["LELU"] = 2.0
+    assert bench_paths.check(report)[-1][1:] == (1.0, True)
+    del report["saved"]
+    assert "saves for the backward" not in bench_paths.render(report) and len(bench_paths.check(report)) == 2

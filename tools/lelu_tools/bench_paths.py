@@ -7,6 +7,8 @@
   float32, 2^20 elements, run in onnxruntime (CPU, 1 thread); with the graph's nodes.
 * The core ATen graph of `torch.export(...).run_decompositions()`: its nodes (no timing; what
   an exporting backend receives).
+* What the compiled forward keeps for the backward, in bytes per element (float32, bfloat16),
+  seen by `torch.autograd.graph.saved_tensors_hooks` (no timing).
 
 Interleaved rounds, medians (the harness of `tools/lelu bench`).  The ratios are checked against
 the targets below.  Writes build/reports/bench/paths.json and paths.md; `--publish` puts the tables
@@ -41,6 +43,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 TARGET_STEP_VS_SILU = 1.05
 TARGET_ONNX_VS_SILU = 2.0
 ONNX_SIZE = 1 << 20
+SAVED_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def mlp(act: str, width: int, hidden: int) -> nn.Module:
@@ -124,6 +127,33 @@ def export_nodes() -> dict[str, list[str]]:
     return out
 
 
+def saved_for_backward(dtypes: Sequence[str] = tuple(SAVED_DTYPES), size: int = 4096) -> dict[str, dict[str, float]]:
+    """Bytes per element that each activation's compiled forward keeps for its backward, per dtype."""
+    out: dict[str, dict[str, float]] = {}
+    for name in dtypes:
+        out[name] = {}
+        for act in ACTIVATIONS:
+            torch._dynamo.reset()  # a fresh compile (the module's forward is already compiled above)
+            fn = torch.compile(activation(act), fullgraph=True)
+            x = torch.randn(size, dtype=SAVED_DTYPES[name], requires_grad=True) * 1
+            saved: list[torch.Tensor] = []
+
+            def pack(t: torch.Tensor, saved: list[torch.Tensor] = saved) -> torch.Tensor:
+                saved.append(t)
+                return t
+
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                y = fn(x)
+            y.sum().backward()
+            out[name][act] = sum(t.numel() * t.element_size() for t in saved) / size
+    return out
+
+
+def saved_ratio(saved: dict[str, dict[str, float]]) -> float:
+    """The largest LELU bytes / SiLU bytes over the dtypes."""
+    return max(per_act["LELU"] / per_act["SiLU"] for per_act in saved.values())
+
+
 def render(report: dict[str, Any]) -> str:
     m, step, ort = report["machine"], report["step"], report["onnx"]
     lines = [
@@ -168,14 +198,29 @@ def render(report: dict[str, Any]) -> str:
               "| activation | ops | the ops |", "|---|---|---|"]
     for act, ops in report["export"].items():
         lines.append(f"| {act} | {len(ops)} | {', '.join(op.removeprefix('aten.') for op in ops)} |")
+    if "saved" in report:
+        saved = report["saved"]
+        lines += ["", "### What the compiled forward saves for the backward", "",
+                  "Bytes per element of the tensors the compiled forward (Inductor, `fullgraph=True`) keeps for "
+                  "the backward, from `torch.autograd.graph.saved_tensors_hooks`; target: LELU no more than SiLU.",
+                  "", "| activation | " + " | ".join(saved) + " | target | met |",
+                  "|---|" + "---|" * len(saved) + "---|---|"]
+        met = "yes" if saved_ratio(saved) <= 1 else "**no**"
+        for act in ACTIVATIONS:
+            cells = " | ".join(f"{per_act[act]:g}" for per_act in saved.values())
+            lines.append(f"| {act} | {cells} | {'<= SiLU' if act == 'LELU' else ''} | {met if act == 'LELU' else ''} |")
     return "\n".join(lines) + "\n"
 
 
 def check(report: dict[str, Any]) -> list[tuple[str, float, bool]]:
     step = report["step"]["LELU compiled"] / report["step"]["SiLU compiled"]
     ort = report["onnx"]["seconds"]["LELU"] / report["onnx"]["seconds"]["SiLU"]
-    return [(f"compiled LELU step / compiled SiLU step <= {TARGET_STEP_VS_SILU}", step, step <= TARGET_STEP_VS_SILU),
-            (f"LELU ONNX / SiLU ONNX in onnxruntime <= {TARGET_ONNX_VS_SILU}", ort, ort <= TARGET_ONNX_VS_SILU)]
+    checks = [(f"compiled LELU step / compiled SiLU step <= {TARGET_STEP_VS_SILU}", step, step <= TARGET_STEP_VS_SILU),
+              (f"LELU ONNX / SiLU ONNX in onnxruntime <= {TARGET_ONNX_VS_SILU}", ort, ort <= TARGET_ONNX_VS_SILU)]
+    if "saved" in report:
+        ratio = saved_ratio(report["saved"])
+        checks.append(("compiled LELU saved bytes / compiled SiLU saved bytes <= 1", ratio, ratio <= 1))
+    return checks
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -216,7 +261,8 @@ def main(argv: Sequence[str]) -> int:
             torch.set_num_threads(threads)
         report = {"machine": machine_info(), "command": "tools/lelu bench " + " ".join(argv),
                   "rounds": args.rounds, "threads": args.threads, "batch": args.batch, "width": args.width,
-                  "hidden": args.hidden, "step": step, "onnx": ort, "export": export_nodes()}
+                  "hidden": args.hidden, "step": step, "onnx": ort, "export": export_nodes(),
+                  "saved": saved_for_backward()}
     markdown = render(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "paths.json").write_text(json.dumps(report, indent=1))
