@@ -278,3 +278,32 @@ def test_documented_values() -> None:
     )
     err = ulp_error(F.lelu(xs), documented, torch.float64)
     assert err.max() <= 4, worst(err, xs.numpy())
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return bool(torch.equal(a, b) or ((a == b) | (a.isnan() & b.isnan())).all())
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("n", [1, 255, 256, 257, 4095, 4097, 20011])
+def test_strided_operands_give_the_contiguous_bits(dtype: torch.dtype, n: int) -> None:
+    """The CPU kernel gathers operands that are not contiguous into buffers, the next chunk while the
+    current one is computed (cpu/LeluKernel.cpp); lengths around and across its chunks (16 vectors),
+    strided and broadcast inputs, a strided grad_output and a strided out= give the contiguous bits."""
+    gen = torch.Generator().manual_seed(n)
+    wide = (torch.randn(3 * n, generator=gen, dtype=torch.float64) * 30).to(dtype)
+    wide[::97] = float("nan")
+    wide[5::101] = float("-inf")
+    grad_wide = torch.randn(3 * n, generator=gen, dtype=torch.float64).to(dtype)
+    x, grad = wide[1::3], grad_wide[::3]
+    expected = F.lelu(x.contiguous())
+    expected_backward = torch.ops.aten.lelu_backward(grad.contiguous(), x.contiguous())
+    assert same_bits(F.lelu(x), expected)
+    out = torch.empty(2 * n, dtype=dtype)[::2]
+    torch._C._nn.lelu(x, out=out)
+    assert same_bits(out, expected)
+    assert same_bits(torch.ops.aten.lelu_backward(grad, x), expected_backward)
+    assert same_bits(torch.ops.aten.lelu_backward(grad.contiguous(), x), expected_backward)
+    assert same_bits(torch.ops.aten.lelu_backward(grad, x.contiguous()), expected_backward)
+    row = x[:1].expand(n)
+    assert same_bits(F.lelu(row), F.lelu(row.contiguous()))
