@@ -236,6 +236,18 @@ def ulp(ref: np.ndarray, dtype: torch.dtype) -> np.ndarray:
     return np.ldexp(1.0, np.maximum(leading, fmt.emin) - (fmt.precision - 1))
 
 
+_BITS = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def bits_differ(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Where a and b (CPU tensors of one dtype and shape) differ bit for bit: the sign of a zero
+    counts, a NaN matches a NaN whatever its payload."""
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    bits = _BITS[a.element_size()]
+    differ = a.contiguous().view(bits) != b.contiguous().view(bits)
+    return differ & ~(a.isnan() & b.isnan())
+
+
 def to_float64(result: torch.Tensor | np.ndarray) -> np.ndarray:
     """Exact float64 copy of a tensor (any floating dtype) or array."""
     if isinstance(result, torch.Tensor):

@@ -38,6 +38,7 @@ from lelu_reference import (
     STRESS_VALUES,
     X0,
     all_finite_values,
+    bits_differ,
     dd_reference,
     f64_dlelu,
     f64_lelu,
@@ -442,12 +443,6 @@ CAPABILITY_SCRIPT = textwrap.dedent(
     """
 )
 CAPABILITIES = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
-INT_VIEW = {
-    torch.float32: torch.int32,
-    torch.float64: torch.int64,
-    torch.bfloat16: torch.int16,
-    torch.float16: torch.int16,
-}
 
 
 def capability_inputs(size: int = 100_003) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -487,11 +482,7 @@ def run_capability(capability: str, inputs_path: Path, outputs_path: Path) -> di
 
 def assert_bit_identical(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
     assert a.dtype == b.dtype and a.shape == b.shape, what
-    ia = a.contiguous().view(INT_VIEW[a.dtype])
-    ib = b.contiguous().view(INT_VIEW[b.dtype])
-    differ = ia != ib
-    # NaNs may differ in payload bits only
-    differ &= ~(a.isnan() & b.isnan())
+    differ = bits_differ(a, b)
     count = int(differ.sum())
     assert count == 0, f"{what}: {count} elements differ, e.g. {a[differ][:5].tolist()} vs {b[differ][:5].tolist()}"
 

@@ -28,6 +28,7 @@ from lelu_reference import (
     STRESS_VALUES,
     X0,
     all_finite_values,
+    bits_differ,
     dd_reference,
     f64_dlelu,
     f64_lelu,
@@ -45,12 +46,6 @@ requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_GPU)
 KERNEL = Path(__file__).resolve().parents[1] / "aten_native/aten/src/ATen/native/cuda/LeluKernel.cu"
 ALL_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 REDUCED = (torch.bfloat16, torch.float16)
-INT_VIEW = {
-    torch.float32: torch.int32,
-    torch.float64: torch.int64,
-    torch.bfloat16: torch.int16,
-    torch.float16: torch.int16,
-}
 FORWARD_MAX_ULP = 3.0
 BACKWARD_MAX_ULP = 4.0
 NEAR_X0 = 0.01
@@ -62,8 +57,7 @@ def assert_same_bits(cuda: torch.Tensor, cpu: torch.Tensor, what: str) -> None:
     assert cuda.device.type == "cuda" and cpu.device.type == "cpu", what
     got = cuda.cpu()
     assert got.dtype == cpu.dtype and got.shape == cpu.shape, what
-    differ = got.contiguous().view(INT_VIEW[got.dtype]) != cpu.contiguous().view(INT_VIEW[cpu.dtype])
-    differ &= ~(got.isnan() & cpu.isnan())  # NaN payloads may differ
+    differ = bits_differ(got, cpu)
     count = int(differ.sum())
     examples = f"CUDA {got[differ][:5].tolist()} vs CPU {cpu[differ][:5].tolist()}"
     assert count == 0, f"{what}: {count} elements differ, e.g. {examples}"
